@@ -1,0 +1,72 @@
+import { exprEvents } from '../model/expr.js';
+import type { AssocSpec, FlowSpec, StepSpec } from '../model/spec.js';
+import type { StepStatus, TaskStatus } from '../model/status.js';
+import { defaultExecutorKind } from './executor.js';
+
+/** A step with what the supervisor looks up on every transition worked out once. */
+export interface StepPlan {
+  readonly spec: StepSpec;
+  readonly name: string;
+  /** Events to fire on entering each status, `complete` already merged into success and failure. */
+  readonly triggers: Readonly<Record<TaskStatus, readonly string[]>>;
+  /** A failure is handled when the step has failure or complete triggers. */
+  readonly handlesFailure: boolean;
+  readonly stopOnException: boolean;
+  readonly maxConcurrent: number;
+  readonly executor: string;
+}
+
+/** A FlowSpec indexed for running: by name, by event, by dependency. */
+export interface FlowPlan {
+  readonly spec: FlowSpec;
+  readonly steps: ReadonlyMap<string, StepPlan>;
+  readonly assocs: ReadonlyMap<string, readonly AssocSpec[]>;
+  /** For each event, the expression events that mention it. */
+  readonly dependents: ReadonlyMap<string, readonly string[]>;
+  readonly maxConcurrent: number;
+}
+
+/** A limit as configured, with anything below 1 meaning none. */
+export function limitOf(value: number | undefined): number {
+  return value === undefined || value < 1 ? Infinity : value;
+}
+
+/** Indexes a validated FlowSpec. */
+export function planFlow(spec: FlowSpec): FlowPlan {
+  const steps = new Map<string, StepPlan>();
+  for (const step of spec.steps) {
+    const on = (status: StepStatus) => step.triggers[status] ?? [];
+    const failure = [...on('failure'), ...on('complete')];
+    steps.set(step.name, {
+      spec: step,
+      name: step.name,
+      triggers: {
+        waiting: on('waiting'),
+        ready: on('ready'),
+        active: on('active'),
+        success: [...on('success'), ...on('complete')],
+        failure,
+      },
+      handlesFailure: failure.length > 0,
+      stopOnException: step.config.stopOnException ?? spec.config.stopOnException,
+      maxConcurrent: limitOf(step.config.maxConcurrent),
+      executor: defaultExecutorKind(step),
+    });
+  }
+  const assocs = new Map<string, AssocSpec[]>();
+  for (const assoc of spec.assocs) {
+    const list = assocs.get(assoc.event) ?? [];
+    list.push(assoc);
+    assocs.set(assoc.event, list);
+  }
+  const dependents = new Map<string, string[]>();
+  for (const event of spec.events) {
+    if (event.expr === undefined) continue;
+    for (const source of exprEvents(event.expr)) {
+      const list = dependents.get(source) ?? [];
+      list.push(event.name);
+      dependents.set(source, list);
+    }
+  }
+  return { spec, steps, assocs, dependents, maxConcurrent: limitOf(spec.config.maxConcurrent) };
+}

@@ -1,0 +1,37 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventorError } from '../model/errors.js';
+import type { Sequence } from '../model/spec.js';
+import type { Logger } from '../observe/log.js';
+
+/** What a running step may know about itself; `currentStep()` returns it. */
+export interface StepContext {
+  /** The step's name. */
+  readonly name: string;
+  readonly sequence: Sequence;
+  /** 0 in the first run, then the number of the recovery that runs the step. */
+  readonly recovery: number;
+  readonly runId: string;
+  readonly host: string;
+  /** A logger whose lines carry `Task-<step>(<sequence>)`. */
+  readonly logger: Logger;
+  /** Fires when the step's timeout passes or the run is cancelled. */
+  readonly signal: AbortSignal;
+}
+
+const storage = new AsyncLocalStorage<StepContext>();
+
+/**
+ * The step that is running the calling code, from anywhere inside its async call tree.
+ * @example
+ * ev.addStep('load', { func: async () => console.log(currentStep().sequence) });
+ */
+export function currentStep(): StepContext {
+  const context = storage.getStore();
+  if (!context) throw new EventorError('currentStep() was called outside a running step: call it from code that a step runs');
+  return context;
+}
+
+/** Runs `fn` as the code of the step described by `context`. @internal */
+export function runInStep<T>(context: StepContext, fn: () => T): T {
+  return storage.run(context, fn);
+}

@@ -1,0 +1,445 @@
+import { createActor, type Actor } from 'xstate';
+import { eventMachine } from '../machines/event.machine.js';
+import { supervisorMachine } from '../machines/supervisor.machine.js';
+import { taskMachine, type TaskEvent } from '../machines/task.machine.js';
+import { EventorError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
+import { RECORD_VERSION, type StoreRecord, type TaskRecord, type TransitionRecord } from '../model/records.js';
+import type { Sequence } from '../model/spec.js';
+import type { TaskStatus } from '../model/status.js';
+import type { Logger } from '../observe/log.js';
+import type { Store } from '../store/store.js';
+import { DueQueue } from './due-queue.js';
+import type { Executor } from './executor.js';
+import type { FlowPlan, StepPlan } from './flow-plan.js';
+import { ReadyQueue } from './ready-queue.js';
+import type { StepContext } from './step-context.js';
+import { StoreWriter } from './store-writer.js';
+
+/** A listener of task transitions, as `subscribe()` registers it. */
+export type TransitionListener = (transition: TransitionRecord) => void;
+
+/** Work not finished yet, as `countTodos()` reports it. */
+export interface Todos {
+  total: number;
+  byStep: Record<string, number>;
+}
+
+/** What a supervisor needs besides the flow. */
+export interface SupervisorOptions {
+  runId: string;
+  recovery: number;
+  store: Store;
+  logger: Logger;
+  host: string;
+  executors: ReadonlyMap<string, Executor>;
+  listeners: ReadonlySet<TransitionListener>;
+}
+
+type TaskActor = Actor<typeof taskMachine>;
+type EventActor = Actor<typeof eventMachine>;
+
+/** A task that has not reached a final status: its actor, and where it stands in the queues. */
+interface LiveTask {
+  readonly key: string;
+  readonly plan: StepPlan;
+  readonly step: string;
+  readonly sequence: Sequence;
+  readonly actor: TaskActor;
+  /** When it became ready; the ready queue starts tasks in this order. */
+  order: number;
+  dueAt?: number;
+  abort?: AbortController;
+}
+
+/** An association to an event that waits for its delay. */
+interface DelayedTrigger {
+  readonly event: string;
+  readonly sequence: Sequence;
+  readonly dueAt: number;
+}
+
+type DueItem = { dueAt: number; task: LiveTask } | { dueAt: number; trigger: DelayedTrigger };
+
+/** Work to do in order: processed by a loop, not by recursion, so that long event chains cannot overflow the stack. */
+type Work = { kind: 'trigger'; event: string; sequence: Sequence } | { kind: 'source'; event: string; source: string; sequence: Sequence };
+
+/** One call of `run()`: when it ends, and what it reports. */
+interface Session {
+  readonly maxLoops: number;
+  loops: number;
+  /** Whether anything happened since the last loop ended. */
+  busy: boolean;
+  readonly resolve: (ok: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const taskKey = (step: string, sequence: Sequence) => `${step}\u0000${sequence}`;
+
+/** Longest a Node timer may wait; later due times are reached in several waits. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Owns one run: spawns the event and task actors, starts ready tasks within the limits,
+ * keeps delays on one timer, writes every transition to the store and decides when a
+ * `run()` is over. Finished task actors are stopped and dropped; only their final status
+ * stays in memory, so a run's memory follows its live work, not its history.
+ */
+export class Supervisor {
+  readonly runId: string;
+  private readonly lifecycle = createActor(supervisorMachine).start();
+  private readonly events = new Map<string, EventActor>();
+  private readonly live = new Map<string, LiveTask>();
+  private readonly finished = new Map<string, TaskStatus>();
+  private readonly ready = new ReadyQueue<LiveTask>();
+  private readonly due = new DueQueue<DueItem>();
+  private readonly activeByStep = new Map<string, number>();
+  private readonly writer: StoreWriter;
+  private active = 0;
+  private readyOrder = 0;
+  private work: Work[] = [];
+  private draining = false;
+  private session: Session | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueAt = Infinity;
+
+  constructor(
+    private readonly plan: FlowPlan,
+    private readonly options: SupervisorOptions,
+  ) {
+    this.runId = options.runId;
+    this.writer = new StoreWriter(options.store, (error) => this.failRun(error));
+    for (const event of plan.spec.events) {
+      const actor = createActor(eventMachine, { input: { name: event.name, expr: event.expr } });
+      actor.on('fired', ({ sequence }) => this.onEventFired(event.name, sequence));
+      this.events.set(event.name, actor.start());
+    }
+  }
+
+  /** Fires `event` for `sequence`; its consequences join the run (and wait for `run()` if none is going). */
+  trigger(event: string, sequence: Sequence): void {
+    if (!this.events.has(event)) throw new UnknownNameError('event', event, 'triggerEvent');
+    this.markBusy();
+    this.enqueue({ kind: 'trigger', event, sequence });
+    this.pump();
+  }
+
+  /** Runs until nothing is ready, active or (unless `maxLoops` ends it) waiting on a delay. */
+  run(maxLoops: number): Promise<boolean> {
+    if (this.session) return Promise.reject(new EventorError('run() was called while the same Eventor is already running: await the first run() before calling it again'));
+    const promise = new Promise<boolean>((resolve, reject) => {
+      this.session = { maxLoops: maxLoops > 0 ? maxLoops : Infinity, loops: 0, busy: true, resolve, reject };
+    });
+    this.lifecycle.send({ type: 'run' });
+    this.releaseDue(Date.now());
+    this.pump();
+    this.checkSettled();
+    return promise;
+  }
+
+  /** Work not finished: tasks waiting, ready or active, and delayed associations to events. */
+  countTodos(): Todos {
+    const byStep: Record<string, number> = {};
+    for (const task of this.live.values()) byStep[task.step] = (byStep[task.step] ?? 0) + 1;
+    let total = this.live.size;
+    for (const item of this.due) if ('trigger' in item) total++;
+    return { total, byStep };
+  }
+
+  /** The final status of a task, if it has one. */
+  statusOf(step: string, sequence: Sequence): TaskStatus | undefined {
+    const key = taskKey(step, sequence);
+    return this.finished.get(key) ?? (this.live.get(key)?.actor.getSnapshot().value as TaskStatus | undefined);
+  }
+
+  /** Stops every actor and timer; the run can no longer go on. */
+  async close(): Promise<void> {
+    this.clearTimer();
+    await this.writer.flush();
+    for (const task of this.live.values()) task.actor.stop();
+    for (const actor of this.events.values()) actor.stop();
+    this.lifecycle.stop();
+  }
+
+  // -- events -------------------------------------------------------------------------------
+
+  private enqueue(item: Work): void {
+    this.work.push(item);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < this.work.length; i++) {
+        const next = this.work[i];
+        const actor = this.events.get(next.event) as EventActor;
+        if (next.kind === 'trigger') actor.send({ type: 'trigger', sequence: next.sequence });
+        else actor.send({ type: 'source', source: next.source, sequence: next.sequence });
+      }
+    } finally {
+      this.work = [];
+      this.draining = false;
+    }
+  }
+
+  private onEventFired(event: string, sequence: Sequence): void {
+    this.writer.add({ v: RECORD_VERSION, kind: 'event', runId: this.runId, recovery: this.options.recovery, event, sequence, at: Date.now() });
+    for (const dependent of this.plan.dependents.get(event) ?? []) this.work.push({ kind: 'source', event: dependent, source: event, sequence });
+    for (const assoc of this.plan.assocs.get(event) ?? []) {
+      const dueAt = assoc.delay > 0 ? Date.now() + assoc.delay * 1000 : undefined;
+      for (const target of assoc.targets) {
+        if (target.kind === 'step') this.addTask(this.plan.steps.get(target.name) as StepPlan, sequence, dueAt);
+        else if (dueAt === undefined) this.work.push({ kind: 'trigger', event: target.name, sequence });
+        else this.addDelay({ event: target.name, sequence, dueAt });
+      }
+    }
+  }
+
+  private fireAll(events: readonly string[], sequence: Sequence): void {
+    for (const event of events) this.enqueue({ kind: 'trigger', event, sequence });
+  }
+
+  // -- tasks --------------------------------------------------------------------------------
+
+  private addTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
+    const key = taskKey(plan.name, sequence);
+    if (this.live.has(key) || this.finished.has(key)) return;
+    const actor = createActor(taskMachine, { input: { step: plan.name, sequence, dueAt } }).start();
+    const task: LiveTask = { key, plan, step: plan.name, sequence, actor, order: 0, dueAt };
+    this.live.set(key, task);
+    this.markBusy();
+    if (actor.getSnapshot().value === 'waiting') {
+      this.recordTask(task, 'waiting');
+      this.due.push({ dueAt: dueAt as number, task });
+      this.armTimer();
+    } else {
+      this.onReady(task);
+    }
+  }
+
+  private onReady(task: LiveTask): void {
+    task.order = this.readyOrder++;
+    this.recordTask(task, 'ready');
+    this.ready.push(task);
+    this.fireAll(task.plan.triggers.ready, task.sequence);
+  }
+
+  private readonly canStart = (step: string): boolean => {
+    const plan = this.plan.steps.get(step) as StepPlan;
+    return (this.activeByStep.get(step) ?? 0) < plan.maxConcurrent;
+  };
+
+  /** Starts ready tasks while the run is going and the limits allow. */
+  private pump(): void {
+    if (!this.session || !this.lifecycle.getSnapshot().matches('running')) return;
+    while (this.active < this.plan.maxConcurrent && this.ready.size > 0) {
+      const task = this.ready.take(this.canStart);
+      if (!task) break;
+      this.start(task);
+    }
+  }
+
+  private start(task: LiveTask): void {
+    this.active++;
+    this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 0) + 1);
+    task.actor.send({ type: 'start' });
+    this.recordTask(task, 'active');
+    if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Trying to run`);
+    this.fireAll(task.plan.triggers.active, task.sequence);
+    this.execute(task).catch((error: unknown) => this.failRun(error));
+  }
+
+  private async execute(task: LiveTask): Promise<void> {
+    // Recovery depends on this order: a task is on record as active before its code starts.
+    const persisted = this.writer.flush();
+    if (persisted) await persisted;
+    const executor = this.options.executors.get(task.plan.executor) as Executor;
+    let outcome: TaskEvent;
+    try {
+      const result = await executor.run({ step: task.plan.spec, context: this.contextOf(task), envvarPrefix: this.plan.spec.config.envvarPrefix });
+      outcome = { type: 'succeed', result };
+    } catch (thrown) {
+      outcome = { type: 'fail', error: toErrorRecord(thrown) };
+    }
+    this.finish(task, outcome);
+  }
+
+  private finish(task: LiveTask, outcome: TaskEvent): void {
+    task.actor.send(outcome);
+    const snapshot = task.actor.getSnapshot();
+    const status = snapshot.value as TaskStatus;
+    this.active--;
+    this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 1) - 1);
+    this.live.delete(task.key);
+    this.finished.set(task.key, status);
+    task.actor.stop();
+    this.recordTask(task, status, snapshot.context.result, snapshot.context.error);
+    if (status === 'success') {
+      if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Completed, status: success`);
+    } else {
+      this.logFailure(task, snapshot.context.error);
+      const wasRunning = this.lifecycle.getSnapshot().matches('running');
+      this.lifecycle.send({ type: 'failure', handled: task.plan.handlesFailure, stop: task.plan.stopOnException, step: task.step, sequence: task.sequence });
+      if (wasRunning && this.lifecycle.getSnapshot().matches('stopping')) {
+        this.options.logger.info(`Stopping: step ${task.step}/${task.sequence} failed; no new task starts, ${this.active} running task(s) may finish`);
+      }
+    }
+    this.fireAll(task.plan.triggers[status], task.sequence);
+    this.pump();
+    this.checkSettled();
+  }
+
+  private logFailure(task: LiveTask, error: ErrorRecord | undefined): void {
+    const logger = this.taskLogger(task);
+    logger.error(`[ Step ${task.step}/${task.sequence} ] Completed, status: failure`);
+    if (error) logger.error(error.stack && error.stack.includes(error.message) ? error.stack : `${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`);
+  }
+
+  private taskLogger(task: LiveTask): Logger {
+    return this.options.logger.child(`Task-${task.step}(${task.sequence})`);
+  }
+
+  private contextOf(task: LiveTask): StepContext {
+    const supervisor = this;
+    let logger: Logger | undefined;
+    return {
+      name: task.step,
+      sequence: task.sequence,
+      recovery: this.options.recovery,
+      runId: this.runId,
+      host: this.options.host,
+      get logger() {
+        return (logger ??= supervisor.taskLogger(task));
+      },
+      get signal() {
+        return (task.abort ??= new AbortController()).signal;
+      },
+    };
+  }
+
+  private recordTask(task: LiveTask, status: TaskStatus, result?: unknown, error?: ErrorRecord): void {
+    const at = Date.now();
+    const record: TaskRecord = {
+      v: RECORD_VERSION,
+      kind: 'task',
+      runId: this.runId,
+      recovery: this.options.recovery,
+      step: task.step,
+      sequence: task.sequence,
+      status,
+      attempts: task.actor.getSnapshot().context.attempts,
+      at,
+    };
+    if (task.dueAt !== undefined) record.dueAt = task.dueAt;
+    if (result !== undefined) record.result = result;
+    if (error !== undefined) record.error = error;
+    this.writer.add(record);
+    if (this.options.listeners.size > 0) {
+      const transition: TransitionRecord = { runId: this.runId, step: task.step, sequence: task.sequence, status, result, error, host: this.options.host, at };
+      for (const listener of this.options.listeners) {
+        try {
+          listener(transition);
+        } catch (thrown) {
+          this.options.logger.warn(`a subscribe() listener threw, and was ignored: ${toErrorRecord(thrown).message}`);
+        }
+      }
+    }
+  }
+
+  // -- delays -------------------------------------------------------------------------------
+
+  private addDelay(trigger: DelayedTrigger): void {
+    const record: StoreRecord = { v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.options.recovery, ...trigger, done: false };
+    this.writer.add(record);
+    this.due.push({ dueAt: trigger.dueAt, trigger });
+    this.armTimer();
+  }
+
+  /** Moves everything due by `now` on: tasks become ready, delayed events fire. */
+  private releaseDue(now: number): void {
+    let item = this.due.peek();
+    while (item && item.dueAt <= now) {
+      this.due.pop();
+      this.markBusy();
+      if ('task' in item) {
+        const task = item.task;
+        task.actor.send({ type: 'due' });
+        this.onReady(task);
+      } else {
+        const { event, sequence, dueAt } = item.trigger;
+        this.writer.add({ v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.options.recovery, event, sequence, dueAt, done: true });
+        this.enqueue({ kind: 'trigger', event, sequence });
+      }
+      item = this.due.peek();
+    }
+  }
+
+  /** Keeps one timer, for the earliest due item, and only while a `run()` is going. */
+  private armTimer(): void {
+    const next = this.due.peek();
+    if (!this.session || !next) return this.clearTimer();
+    if (this.timer && this.timerDueAt <= next.dueAt) return;
+    this.clearTimer();
+    this.timerDueAt = next.dueAt;
+    this.timer = setTimeout(() => this.onTimer(), Math.min(Math.max(0, next.dueAt - Date.now()), MAX_TIMER_MS));
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDueAt = Infinity;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerDueAt = Infinity;
+    this.releaseDue(Date.now());
+    this.armTimer();
+    this.pump();
+    this.checkSettled();
+  }
+
+  // -- the end of a run ---------------------------------------------------------------------
+
+  private markBusy(): void {
+    if (this.session) this.session.busy = true;
+  }
+
+  /** Ends the current `run()` once nothing is active and nothing can start. */
+  private checkSettled(): void {
+    const session = this.session;
+    if (!session || this.draining || this.active > 0) return;
+    const running = this.lifecycle.getSnapshot().matches('running');
+    if (running && this.ready.size > 0) return;
+    if (running && this.due.size > 0) {
+      if (session.busy) {
+        session.loops++;
+        session.busy = false;
+      }
+      if (session.loops < session.maxLoops) return this.armTimer();
+    }
+    this.settle();
+  }
+
+  private settle(): void {
+    const session = this.session as Session;
+    this.session = undefined;
+    this.clearTimer();
+    this.lifecycle.send({ type: 'settle' });
+    const { unhandledFailures, stopReason } = this.lifecycle.getSnapshot().context;
+    const ok = unhandledFailures === 0 && stopReason === undefined;
+    const outstanding = this.countTodos().total;
+    this.options.logger.info(`Processing finished with: ${ok ? 'success' : 'failure'}; outstanding tasks: ${outstanding}`);
+    const flushed = this.writer.flush();
+    if (flushed) flushed.then(() => session.resolve(ok), session.reject);
+    else session.resolve(ok);
+  }
+
+  /** An error of the runtime itself (a store that cannot write): the run ends with it. */
+  private failRun(error: unknown): void {
+    const session = this.session;
+    this.options.logger.error(`the run cannot go on: ${toErrorRecord(error).message}`);
+    this.lifecycle.send({ type: 'cancel', reason: 'runtime error' });
+    if (!session) return;
+    this.session = undefined;
+    this.clearTimer();
+    session.reject(error);
+  }
+}

@@ -1,0 +1,74 @@
+import { assign, setup } from 'xstate';
+import type { ErrorRecord } from '../model/errors.js';
+import type { Sequence } from '../model/spec.js';
+
+/** What a task machine knows: which task it is, and what came of it. */
+export interface TaskContext {
+  step: string;
+  sequence: Sequence;
+  /** Absolute due time in ms since the epoch: kept in context because XState does not persist `after` timers. */
+  dueAt?: number;
+  attempts: number;
+  result?: unknown;
+  error?: ErrorRecord;
+  /** Set when a recovery replayed the task by its earlier result instead of running it. */
+  skipped?: boolean;
+}
+
+/** How a task machine is created. */
+export interface TaskInput {
+  step: string;
+  sequence: Sequence;
+  dueAt?: number;
+}
+
+/** What the supervisor tells a task. */
+export type TaskEvent =
+  | { type: 'due' }
+  | { type: 'start' }
+  | { type: 'succeed'; result: unknown }
+  | { type: 'fail'; error: ErrorRecord }
+  | { type: 'skip'; result: unknown };
+
+/**
+ * The life of one task (one step for one sequence):
+ * `waiting` (for a delay) → `ready` → `active` → `success` | `failure`.
+ * Pure: the supervisor owns timers and runs the code, and tells the machine what happened.
+ */
+export const taskMachine = setup({
+  types: {
+    context: {} as TaskContext,
+    input: {} as TaskInput,
+    events: {} as TaskEvent,
+  },
+  guards: {
+    isUndelayed: ({ context }) => context.dueAt === undefined,
+  },
+  actions: {
+    recordSkip: assign(({ event }) => (event.type === 'skip' ? { result: event.result, skipped: true } : {})),
+  },
+}).createMachine({
+  id: 'task',
+  context: ({ input }) => ({ step: input.step, sequence: input.sequence, dueAt: input.dueAt, attempts: 0 }),
+  initial: 'waiting',
+  states: {
+    waiting: {
+      always: { guard: 'isUndelayed', target: 'ready' },
+      on: { due: 'ready', skip: { target: 'success', actions: 'recordSkip' } },
+    },
+    ready: {
+      on: {
+        start: { target: 'active', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) },
+        skip: { target: 'success', actions: 'recordSkip' },
+      },
+    },
+    active: {
+      on: {
+        succeed: { target: 'success', actions: assign({ result: ({ event }) => event.result }) },
+        fail: { target: 'failure', actions: assign({ error: ({ event }) => event.error }) },
+      },
+    },
+    success: { type: 'final' },
+    failure: { type: 'final' },
+  },
+});

@@ -1,0 +1,47 @@
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Settings of a whole run; each step may override the ones `StepConfig` repeats. */
+export interface RunConfig {
+  /** Most tasks active at once across the run; below 1 means no limit. */
+  maxConcurrent: number;
+  /** Stop starting tasks after a failure nothing handles. */
+  stopOnException: boolean;
+  /** Prefix of the environment variables a step sees (`EVENTOR_STEP_NAME`, ...). */
+  envvarPrefix: string;
+  /** Console log lines: their least level, and whether they are printed at all. */
+  logging: { level: LogLevel; console: boolean };
+}
+
+/** Settings of one step, overriding the run's. */
+export interface StepConfig {
+  stopOnException?: boolean;
+  /** Most tasks of this step active at once, across sequences; below 1 means no limit. */
+  maxConcurrent?: number;
+  /** Seconds a task may run. */
+  timeout?: number;
+  retries?: number;
+  retryDelay?: number;
+  executor?: 'inline' | 'worker' | 'process' | 'command' | 'remote';
+}
+
+/** The run configuration when nothing is given. */
+export const DEFAULT_RUN_CONFIG: RunConfig = {
+  maxConcurrent: 0,
+  stopOnException: true,
+  envvarPrefix: 'EVENTOR_',
+  logging: { level: 'info', console: true },
+};
+
+/** Settings a user may pass: any part of RunConfig. */
+export type RunConfigInput = Partial<Omit<RunConfig, 'logging'>> & { logging?: Partial<RunConfig['logging']> };
+
+/** Fills a partial run configuration with the defaults. */
+export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
+  return {
+    ...DEFAULT_RUN_CONFIG,
+    ...input,
+    logging: { ...DEFAULT_RUN_CONFIG.logging, ...input.logging },
+  };
+}

@@ -1,0 +1,142 @@
+/** Plain-data form of an error, safe to store, log and send between hosts. */
+export interface ErrorRecord {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Root of every error Eventor throws; `instanceof EventorError` catches them all. */
+export class EventorError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    // Keeps `instanceof` working when the package is compiled to an older target or loaded twice.
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** A flow that cannot run as written; thrown before anything runs. */
+export class ValidationError extends EventorError {}
+
+/** Two events, or two steps, of one flow share a name. */
+export class DuplicateNameError extends ValidationError {
+  constructor(
+    readonly kind: 'event' | 'step',
+    readonly itemName: string,
+  ) {
+    super(`duplicate ${kind} name '${itemName}': every ${kind} of a flow needs its own name; rename one of them`);
+  }
+}
+
+/** A reference to an event or step that the flow does not have. */
+export class UnknownNameError extends ValidationError {
+  constructor(
+    readonly kind: 'event' | 'step',
+    readonly itemName: string,
+    where: string,
+  ) {
+    super(`${where} names ${kind} '${itemName}', which this flow does not have: add it with add${kind === 'event' ? 'Event' : 'Step'}('${itemName}') or fix the name`);
+  }
+}
+
+/** A reference to an event or step that belongs to another Eventor. */
+export class ForeignReferenceError extends ValidationError {
+  constructor(
+    readonly kind: 'event' | 'step',
+    readonly itemName: string,
+    where: string,
+  ) {
+    super(`${where} names ${kind} '${itemName}' of another Eventor: use the ${kind} that this Eventor's add${kind === 'event' ? 'Event' : 'Step'} returned`);
+  }
+}
+
+/** An event whose expression reaches the event itself, so it could never fire. */
+export class ExpressionCycleError extends ValidationError {
+  constructor(readonly path: string[]) {
+    super(`event '${path[0]}' has an expression cycle (${path.join(' -> ')}): an event cannot wait on itself; remove one of these references`);
+  }
+}
+
+/** An event expression with nothing in it (`[]`, `or()`). */
+export class EmptyExpressionError extends ValidationError {
+  constructor(readonly eventName: string) {
+    super(`event '${eventName}' has an empty expression: give it at least one event, or leave expr out for an event you trigger yourself`);
+  }
+}
+
+/** A delay that is negative or not a number. */
+export class InvalidDelayError extends ValidationError {
+  constructor(
+    readonly eventName: string,
+    readonly delay: unknown,
+  ) {
+    super(`association of event '${eventName}' has delay ${String(delay)}: a delay is a number of seconds, 0 or more`);
+  }
+}
+
+/** A step given none, or more than one, of `func`, `module` + `export` and `command`. */
+export class StepCodeError extends ValidationError {
+  constructor(
+    readonly stepName: string,
+    problem: 'missing' | 'conflicting' | 'incomplete',
+  ) {
+    const what = {
+      missing: 'has no code: give it func, module + export, or command',
+      conflicting: 'has more than one kind of code: give it exactly one of func, module + export, or command',
+      incomplete: 'has module without export (or export without module): give both',
+    }[problem];
+    super(`step '${stepName}' ${what}`);
+  }
+}
+
+/** A trigger or recovery map keyed by a status that does not exist. */
+export class UnknownStatusError extends ValidationError {
+  constructor(
+    readonly stepName: string,
+    readonly status: string,
+    allowed: readonly string[],
+    where: 'triggers' | 'recovery',
+  ) {
+    super(`step '${stepName}' has ${where} under status '${status}', which does not exist: use one of ${allowed.join(', ')}`);
+  }
+}
+
+/** A configuration value of the wrong type or out of range. */
+export class ConfigError extends ValidationError {
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+    expected: string,
+    owner?: string,
+  ) {
+    super(`${owner ? `step '${owner}' ` : ''}config ${key} is ${JSON.stringify(value) ?? String(value)}: expected ${expected}`);
+  }
+}
+
+/** A step failed for exceeding its timeout. */
+export class StepTimeoutError extends EventorError {}
+
+/** Something was asked of an Eventor that has been closed. */
+export class ClosedError extends EventorError {}
+
+/** Turns anything thrown into plain data, keeping name, message and stack of real errors. */
+export function toErrorRecord(thrown: unknown): ErrorRecord {
+  if (thrown instanceof Error) {
+    const record: ErrorRecord = { name: thrown.name, message: thrown.message };
+    if (thrown.stack) record.stack = thrown.stack;
+    return record;
+  }
+  let text: string;
+  try {
+    text = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return { name: 'NonErrorThrown', message: `a value that is not an Error was thrown: ${text}` };
+}
+
+/** A recovery or continue that cannot be done: no earlier run, a store that keeps nothing, a changed flow. */
+export class RecoveryError extends EventorError {}
+
+/** A store that cannot be used: unknown kind, locked, damaged. */
+export class StoreError extends EventorError {}

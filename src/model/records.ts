@@ -1,0 +1,78 @@
+import type { ErrorRecord } from './errors.js';
+import type { Sequence } from './spec.js';
+import type { TaskStatus } from './status.js';
+
+/** Format version of every stored record and message; bumped on any incompatible change. */
+export const RECORD_VERSION = 1;
+
+/** The latest state of one task (one step for one sequence), as stored. */
+export interface TaskRecord {
+  v: typeof RECORD_VERSION;
+  kind: 'task';
+  runId: string;
+  recovery: number;
+  step: string;
+  sequence: Sequence;
+  status: TaskStatus;
+  /** Milliseconds since the epoch at which a delayed task becomes ready. */
+  dueAt?: number;
+  attempts: number;
+  result?: unknown;
+  error?: ErrorRecord;
+  at: number;
+}
+
+/** One event fired for one sequence. */
+export interface EventRecord {
+  v: typeof RECORD_VERSION;
+  kind: 'event';
+  runId: string;
+  recovery: number;
+  event: string;
+  sequence: Sequence;
+  at: number;
+}
+
+/** An association to an event, waiting for its delay. */
+export interface DelayRecord {
+  v: typeof RECORD_VERSION;
+  kind: 'delay';
+  runId: string;
+  recovery: number;
+  /** The event the delay will fire. */
+  event: string;
+  sequence: Sequence;
+  dueAt: number;
+  /** Whether it has fired; kept so that a recovery knows not to fire it again. */
+  done: boolean;
+}
+
+/** Outcome of a run, as stored and listed. */
+export type RunStatus = 'running' | 'success' | 'failure' | 'stopped';
+
+/** One run of a flow, with its recoveries counted. */
+export interface RunRecord {
+  v: typeof RECORD_VERSION;
+  kind: 'run';
+  runId: string;
+  name: string;
+  startedAt: number;
+  recovery: number;
+  status: RunStatus;
+  updatedAt: number;
+}
+
+/** Anything the runtime writes to a store. */
+export type StoreRecord = TaskRecord | EventRecord | DelayRecord | RunRecord;
+
+/** What `subscribe()` listeners get for every task transition: plain data only. */
+export interface TransitionRecord {
+  runId: string;
+  step: string;
+  sequence: Sequence;
+  status: TaskStatus;
+  result?: unknown;
+  error?: ErrorRecord;
+  host: string;
+  at: number;
+}

@@ -1,0 +1,59 @@
+import type { StepConfig, RunConfig } from './config.js';
+import type { Expr } from './expr.js';
+import type { StepReplay, StepStatus, TaskStatus } from './status.js';
+
+/** A sequence as it is kept: numbers given by users are turned into their decimal string. */
+export type Sequence = string;
+
+/** The code of an inline step: called with `args`, then `kwargs` if given. */
+export type StepFunction = (...args: any[]) => unknown;
+
+/** An event: triggered by hand, by a step's triggers, by an association, or by its expression. */
+export interface EventSpec {
+  name: string;
+  expr?: Expr;
+}
+
+/** A step: the code to run and what its statuses trigger. */
+export interface StepSpec {
+  name: string;
+  func?: StepFunction;
+  module?: string;
+  export?: string;
+  command?: string | string[];
+  args: unknown[];
+  kwargs?: Record<string, unknown>;
+  /** Events fired, with the task's sequence, when a task enters a status. */
+  triggers: Partial<Record<StepStatus, string[]>>;
+  recovery: Partial<Record<TaskStatus, StepReplay>>;
+  config: StepConfig;
+}
+
+/** Where an association leads: a step gets a task, an event fires. */
+export interface TargetSpec {
+  kind: 'event' | 'step';
+  name: string;
+}
+
+/** When `event` fires, after `delay` seconds, each target is triggered with the same sequence. */
+export interface AssocSpec {
+  event: string;
+  targets: TargetSpec[];
+  delay: number;
+}
+
+/** An event to fire when the run starts. */
+export interface TriggerSpec {
+  event: string;
+  sequence: Sequence;
+}
+
+/** A whole flow as plain data: what every dialect compiles to and what validation checks. */
+export interface FlowSpec {
+  name: string;
+  events: EventSpec[];
+  steps: StepSpec[];
+  assocs: AssocSpec[];
+  triggers: TriggerSpec[];
+  config: RunConfig;
+}
