@@ -1,5 +1,5 @@
 import { exprEvents } from '../model/expr.js';
-import type { AssocSpec, FlowSpec, StepSpec } from '../model/spec.js';
+import type { AssocSpec, EventSpec, FlowSpec, StepSpec } from '../model/spec.js';
 import type { StepStatus, TaskStatus } from '../model/status.js';
 import { defaultExecutorKind } from './executor.js';
 
@@ -19,6 +19,7 @@ export interface StepPlan {
 /** A FlowSpec indexed for running: by name, by event, by dependency. */
 export interface FlowPlan {
   readonly spec: FlowSpec;
+  readonly events: ReadonlyMap<string, EventSpec>;
   readonly steps: ReadonlyMap<string, StepPlan>;
   readonly assocs: ReadonlyMap<string, readonly AssocSpec[]>;
   /** For each event, the expression events that mention it. */
@@ -68,5 +69,6 @@ export function planFlow(spec: FlowSpec): FlowPlan {
       dependents.set(source, list);
     }
   }
-  return { spec, steps, assocs, dependents, maxConcurrent: limitOf(spec.config.maxConcurrent) };
+  const events = new Map(spec.events.map((event) => [event.name, event]));
+  return { spec, events, steps, assocs, dependents, maxConcurrent: limitOf(spec.config.maxConcurrent) };
 }

@@ -108,16 +108,22 @@ export class Supervisor {
   ) {
     this.runId = options.runId;
     this.writer = new StoreWriter(options.store, (error) => this.failRun(error));
-    for (const event of plan.spec.events) {
-      const actor = createActor(eventMachine, { input: { name: event.name, expr: event.expr } });
-      actor.on('fired', ({ sequence }) => this.onEventFired(event.name, sequence));
-      this.events.set(event.name, actor.start());
+  }
+
+  /** The actor of an event, spawned the first time the event is triggered or one of its sources fires. */
+  private eventActor(name: string): EventActor {
+    let actor = this.events.get(name);
+    if (!actor) {
+      actor = createActor(eventMachine, { input: { name, expr: this.plan.events.get(name)?.expr } });
+      actor.on('fired', ({ sequence }) => this.onEventFired(name, sequence));
+      this.events.set(name, actor.start());
     }
+    return actor;
   }
 
   /** Fires `event` for `sequence`; its consequences join the run (and wait for `run()` if none is going). */
   trigger(event: string, sequence: Sequence): void {
-    if (!this.events.has(event)) throw new UnknownNameError('event', event, 'triggerEvent');
+    if (!this.plan.events.has(event)) throw new UnknownNameError('event', event, 'triggerEvent');
     this.markBusy();
     this.enqueue({ kind: 'trigger', event, sequence });
     this.pump();
@@ -169,7 +175,7 @@ export class Supervisor {
     try {
       for (let i = 0; i < this.work.length; i++) {
         const next = this.work[i];
-        const actor = this.events.get(next.event) as EventActor;
+        const actor = this.eventActor(next.event);
         if (next.kind === 'trigger') actor.send({ type: 'trigger', sequence: next.sequence });
         else actor.send({ type: 'source', source: next.source, sequence: next.sequence });
       }
@@ -201,11 +207,15 @@ export class Supervisor {
   private addTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
     const key = taskKey(plan.name, sequence);
     if (this.live.has(key) || this.finished.has(key)) return;
-    const actor = createActor(taskMachine, { input: { step: plan.name, sequence, dueAt } }).start();
+    // Spawned from a resolved state rather than the initial one: new tasks and tasks restored
+    // from the store take the same path, and no eventless transition has to pick the state.
+    const input = { step: plan.name, sequence, dueAt };
+    const snapshot = taskMachine.resolveState({ value: dueAt === undefined ? 'ready' : 'waiting', context: { ...input, attempts: 0 } });
+    const actor = createActor(taskMachine, { snapshot, input }).start();
     const task: LiveTask = { key, plan, step: plan.name, sequence, actor, order: 0, dueAt };
     this.live.set(key, task);
     this.markBusy();
-    if (actor.getSnapshot().value === 'waiting') {
+    if (dueAt !== undefined) {
       this.recordTask(task, 'waiting');
       this.due.push({ dueAt: dueAt as number, task });
       this.armTimer();

@@ -150,7 +150,10 @@ export class Eventor {
   /** Runs the flow; resolves true unless a failure went unhandled or the run was stopped. */
   async run(options: RunOptions = {}): Promise<boolean> {
     if (this.closed) throw new ClosedError(`Eventor '${this.name}' is closed: make a new one to run again`);
-    if (!this.supervisor) this.supervisor = this.createSupervisor();
+    if (!this.supervisor) {
+      this.supervisor = this.createSupervisor();
+      this.logger.info(`Starting run ${this.runId} of flow ${this.name} (store: ${this.store.location})`);
+    }
     for (const { event, sequence } of this.pendingTriggers.splice(0)) this.supervisor.trigger(event, sequence);
     return this.supervisor.run(options.maxLoops ?? 0);
   }

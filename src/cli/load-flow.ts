@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { EventorError } from '../model/errors.js';
+
+/** Something `eventor run` can run: an Eventor, or anything shaped like one (Sequent later). */
+export interface Runnable {
+  run(options?: { maxLoops?: number }): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+function isRunnable(value: unknown): value is Runnable {
+  return typeof value === 'object' && value !== null && typeof (value as Runnable).run === 'function' && typeof (value as Runnable).close === 'function';
+}
+
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
+
+/**
+ * Loads a flow module: its default export is an Eventor, or a function (maybe async) that
+ * builds one. TypeScript files are compiled on the fly.
+ */
+export async function loadRunnable(file: string): Promise<Runnable> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new EventorError(`flow file ${file} does not exist: give the path of a module whose default export is an Eventor`);
+  if (TYPESCRIPT.has(extname(path))) {
+    const { register } = await import('tsx/esm/api');
+    register();
+  }
+  let module: { default?: unknown };
+  try {
+    module = await import(pathToFileURL(path).href);
+  } catch (error) {
+    throw new EventorError(`flow file ${file} could not be loaded: ${(error as Error).message}`, { cause: error });
+  }
+  let flow = module.default;
+  if (typeof flow === 'function') flow = await (flow as () => unknown)();
+  if (!isRunnable(flow)) {
+    throw new EventorError(`flow file ${file} has no default export to run: export default an Eventor, or a function that returns one`);
+  }
+  return flow;
+}
