@@ -1,5 +1,5 @@
 import { createActor, type Actor } from 'xstate';
-import { eventMachine } from '../machines/event.machine.js';
+import { eventLogic } from '../machines/event.machine.js';
 import { supervisorMachine } from '../machines/supervisor.machine.js';
 import { taskMachine, type TaskEvent } from '../machines/task.machine.js';
 import { EventorError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
@@ -36,7 +36,7 @@ export interface SupervisorOptions {
 }
 
 type TaskActor = Actor<typeof taskMachine>;
-type EventActor = Actor<typeof eventMachine>;
+type EventActor = Actor<typeof eventLogic>;
 
 /** A task that has not reached a final status: its actor, and where it stands in the queues. */
 interface LiveTask {
@@ -114,7 +114,7 @@ export class Supervisor {
   private eventActor(name: string): EventActor {
     let actor = this.events.get(name);
     if (!actor) {
-      actor = createActor(eventMachine, { input: { name, expr: this.plan.events.get(name)?.expr } });
+      actor = createActor(eventLogic, { input: { name, expr: this.plan.events.get(name)?.expr } });
       actor.on('fired', ({ sequence }) => this.onEventFired(name, sequence));
       this.events.set(name, actor.start());
     }

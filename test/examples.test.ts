@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { eventor, root, taskLine } from './cli-helpers.js';
+
+/** Runs an example file by itself, as `npx tsx examples/<file>` would. */
+function runAlone(file: string) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', `examples/${file}`], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The position of the first line matching `pattern`, failing when there is none. */
+function lineIndex(output: string, pattern: RegExp): number {
+  const index = output.split('\n').findIndex((line) => pattern.test(line));
+  assert.notEqual(index, -1, `no line matches ${pattern}\n${output}`);
+  return index;
+}
+
+test('the simple chain runs s1, s2, s3 in order through eventor run, in the seed log format', () => {
+  const { code, stderr } = eventor('run', 'examples/simple-chain.ts');
+  assert.equal(code, 0, stderr);
+  const done = ['s1', 's2', 's3'].map((step) => lineIndex(stderr, taskLine(step, '1', `[ Step ${step}/1 ] Completed, status: success ]`)));
+  assert.deepEqual([...done].sort((a, b) => a - b), done);
+  assert.ok(lineIndex(stderr, taskLine('s2', '1', 'doing what prog2 is doing')) < done[1]);
+  assert.match(stderr, /Processing finished with: success; outstanding tasks: 0/);
+});
+
+test('the and/or join writes each region\'s report after both of its extracts, then notifies', () => {
+  const { code, stderr } = eventor('run', 'examples/and-or-join.ts');
+  assert.equal(code, 0, stderr);
+  for (const region of ['east', 'west']) {
+    const report = lineIndex(stderr, taskLine('report', region, `[ Step report/${region} ] Trying to run`));
+    for (const db of ['db1', 'db2']) assert.ok(lineIndex(stderr, taskLine(`extract_${db}`, region, `[ Step extract_${db}/${region} ] Completed, status: success`)) < report);
+    assert.ok(report < lineIndex(stderr, taskLine('notify', region, `region ${region} is done`)));
+  }
+});
+
+test('the delayed example starts cleanup only after its delay', () => {
+  const { code, stderr } = eventor('run', 'examples/delayed.ts');
+  assert.equal(code, 0, stderr);
+  const waited = Number(/cleaning up (\d+) ms after the load/.exec(stderr)?.[1]);
+  assert.ok(waited >= 490, `cleanup started ${waited} ms after the load`);
+});
+
+test('the failing example stops before s3 and exits 1 through eventor run', () => {
+  const { code, stderr } = eventor('run', 'examples/stop-on-exception.ts');
+  assert.equal(code, 1);
+  assert.match(stderr, taskLine('s2', '1', '[ Step s2/1 ] Completed, status: failure'));
+  assert.match(stderr, /RangeError: math domain error: sqrt\(-9\)/);
+  assert.match(stderr, taskLine('slow', '1', '[ Step slow/1 ] Completed, status: success'));
+  assert.doesNotMatch(stderr, /s3 ran/);
+  assert.match(stderr, /Processing finished with: failure; outstanding tasks: 1/);
+});
+
+test('run by itself, the failing example shows s3 running only without stopOnException', () => {
+  const { code, stdout, stderr } = runAlone('stop-on-exception.ts');
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(stdout.trim().split('\n'), ['--- stopOnException: true', 'run() resolved false', '--- stopOnException: false', 'run() resolved false']);
+  assert.equal(stderr.match(/s3 ran/g)?.length, 1);
+});
+
+for (const file of ['simple-chain.ts', 'and-or-join.ts', 'delayed.ts']) {
+  test(`examples/${file} runs by itself and exits 0`, () => {
+    const { code, stderr } = runAlone(file);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /Processing finished with: success/);
+  });
+}
