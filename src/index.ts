@@ -23,6 +23,7 @@ export {
   ConfigError,
   StepTimeoutError,
   ClosedError,
+  CancelledError,
   RecoveryError,
   StoreError,
   type ErrorRecord,

@@ -2,7 +2,7 @@ import { createActor, type Actor } from 'xstate';
 import { eventLogic } from '../machines/event.machine.js';
 import { supervisorMachine } from '../machines/supervisor.machine.js';
 import { taskMachine, type TaskEvent } from '../machines/task.machine.js';
-import { EventorError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
+import { CancelledError, EventorError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
 import { RECORD_VERSION, type StoreRecord, type TaskRecord, type TransitionRecord } from '../model/records.js';
 import type { Sequence } from '../model/spec.js';
 import type { TaskStatus } from '../model/status.js';
@@ -71,6 +71,8 @@ interface Session {
   busy: boolean;
   readonly resolve: (ok: boolean) => void;
   readonly reject: (error: unknown) => void;
+  /** Settles when this `run()` does, whatever its outcome. */
+  readonly ended: Promise<unknown>;
 }
 
 const taskKey = (step: string, sequence: Sequence) => `${step}\u0000${sequence}`;
@@ -101,6 +103,7 @@ export class Supervisor {
   private session: Session | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerDueAt = Infinity;
+  private cancelReason: string | undefined;
 
   constructor(
     private readonly plan: FlowPlan,
@@ -132,14 +135,37 @@ export class Supervisor {
   /** Runs until nothing is ready, active or (unless `maxLoops` ends it) waiting on a delay. */
   run(maxLoops: number): Promise<boolean> {
     if (this.session) return Promise.reject(new EventorError('run() was called while the same Eventor is already running: await the first run() before calling it again'));
-    const promise = new Promise<boolean>((resolve, reject) => {
-      this.session = { maxLoops: maxLoops > 0 ? maxLoops : Infinity, loops: 0, busy: true, resolve, reject };
+    let resolve!: (ok: boolean) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<boolean>((onResolve, onReject) => {
+      resolve = onResolve;
+      reject = onReject;
     });
+    const ended = promise.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.session = { maxLoops: maxLoops > 0 ? maxLoops : Infinity, loops: 0, busy: true, resolve, reject, ended };
     this.lifecycle.send({ type: 'run' });
     this.releaseDue(Date.now());
     this.pump();
     this.checkSettled();
     return promise;
+  }
+
+  /**
+   * Stops the run: no new task starts, active tasks see their `signal` abort and may finish.
+   * Resolves when the current `run()` has ended; the run can be recovered later.
+   */
+  async cancel(reason: string): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    this.cancelReason ??= reason;
+    this.lifecycle.send({ type: 'cancel', reason });
+    this.options.logger.info(`Cancelling: ${reason}; no new task starts, ${this.active} running task(s) are signalled`);
+    for (const task of this.live.values()) task.abort?.abort(new CancelledError(reason));
+    this.checkSettled();
+    await session.ended;
   }
 
   /** Work not finished: tasks waiting, ready or active, and delayed associations to events. */
@@ -157,8 +183,9 @@ export class Supervisor {
     return this.finished.get(key) ?? (this.live.get(key)?.actor.getSnapshot().value as TaskStatus | undefined);
   }
 
-  /** Stops every actor and timer; the run can no longer go on. */
+  /** Cancels a run still going, then stops every actor and timer; the run can no longer go on. */
   async close(): Promise<void> {
+    await this.cancel('the Eventor is closing');
     this.clearTimer();
     await this.writer.flush();
     for (const task of this.live.values()) task.actor.stop();
@@ -319,7 +346,11 @@ export class Supervisor {
         return (logger ??= supervisor.taskLogger(task));
       },
       get signal() {
-        return (task.abort ??= new AbortController()).signal;
+        if (!task.abort) {
+          task.abort = new AbortController();
+          if (supervisor.cancelReason !== undefined) task.abort.abort(new CancelledError(supervisor.cancelReason));
+        }
+        return task.abort.signal;
       },
     };
   }

@@ -163,6 +163,14 @@ export class Eventor {
     return this.supervisor?.countTodos() ?? { total: 0, byStep: {} };
   }
 
+  /**
+   * Stops a run that is going: no new task starts, running steps see `currentStep().signal`
+   * abort and may finish; `run()` then resolves false. Resolves when the run has ended.
+   */
+  async cancel(reason = 'cancelled by the user'): Promise<void> {
+    await this.supervisor?.cancel(reason);
+  }
+
   /** Calls `listener` on every task transition; returns the function that stops it. */
   subscribe(listener: TransitionListener): () => void {
     this.listeners.add(listener);

@@ -116,6 +116,9 @@ export class ConfigError extends ValidationError {
 /** A step failed for exceeding its timeout. */
 export class StepTimeoutError extends EventorError {}
 
+/** The reason a step's signal aborts when its run is cancelled. */
+export class CancelledError extends EventorError {}
+
 /** Something was asked of an Eventor that has been closed. */
 export class ClosedError extends EventorError {}
 
