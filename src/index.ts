@@ -1,5 +1,5 @@
 export { Eventor, type EventorOptions, type AddStepOptions, type AssocOptions, type RunOptions } from './dialects/eventor.js';
-export { StepStatus, StepReplay, RunMode, type TaskStatus } from './model/status.js';
+export { StepStatus, StepReplay, RunMode, type TaskStatus, type TriggerStatus } from './model/status.js';
 export { or, and, type EventRef, type StepRef, type Expr, type ExprInput, type ExprNode } from './model/expr.js';
 export { currentStep, type StepContext } from './actors/step-context.js';
 export type { Executor, TaskRun } from './actors/executor.js';

@@ -104,6 +104,7 @@ export class Supervisor {
   private timer: NodeJS.Timeout | undefined;
   private timerDueAt = Infinity;
   private cancelReason: string | undefined;
+  private pumpScheduled = false;
 
   constructor(
     private readonly plan: FlowPlan,
@@ -129,7 +130,21 @@ export class Supervisor {
     if (!this.plan.events.has(event)) throw new UnknownNameError('event', event, 'triggerEvent');
     this.markBusy();
     this.enqueue({ kind: 'trigger', event, sequence });
-    this.pump();
+    this.schedulePump();
+  }
+
+  /**
+   * Starts ready tasks on a later microtask. `trigger` is called by users and by running steps:
+   * starting code inside that call would nest each step inside the one that triggered it.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+      this.checkSettled();
+    });
   }
 
   /** Runs until nothing is ready, active or (unless `maxLoops` ends it) waiting on a delay. */
@@ -395,6 +410,8 @@ export class Supervisor {
 
   /** Moves everything due by `now` on: tasks become ready, delayed events fire. */
   private releaseDue(now: number): void {
+    // A stopping run starts nothing, so its delays stay waiting, on record for a recovery.
+    if (!this.lifecycle.getSnapshot().matches('running')) return;
     let item = this.due.peek();
     while (item && item.dueAt <= now) {
       this.due.pop();

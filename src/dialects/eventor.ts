@@ -5,10 +5,10 @@ import type { Executor } from '../actors/executor.js';
 import { planFlow } from '../actors/flow-plan.js';
 import { Supervisor, type Todos, type TransitionListener } from '../actors/supervisor.js';
 import { resolveRunConfig, type RunConfigInput, type StepConfig } from '../model/config.js';
-import { ClosedError, EventorError, ForeignReferenceError, RecoveryError, StoreError, ValidationError, DuplicateNameError } from '../model/errors.js';
+import { ClosedError, ConfigError, DuplicateNameError, EventorError, ForeignReferenceError, RecoveryError, StoreError, UnknownNameError, ValidationError } from '../model/errors.js';
 import { normalizeExpr, type EventRef, type ExprInput, type StepRef } from '../model/expr.js';
 import type { AssocSpec, FlowSpec, Sequence, StepFunction, StepSpec, TargetSpec, TriggerSpec } from '../model/spec.js';
-import { RunMode, type StepReplay, type StepStatus, type TaskStatus } from '../model/status.js';
+import { RunMode, type StepReplay, type StepStatus, type TaskStatus, type TriggerStatus } from '../model/status.js';
 import { validateFlow } from '../model/validate.js';
 import { createConsoleLogger, type LineSink, type Logger } from '../observe/log.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -37,7 +37,7 @@ export interface AddStepOptions {
   args?: unknown[];
   /** Passed to the code as its last argument. */
   kwargs?: Record<string, unknown>;
-  triggers?: Partial<Record<StepStatus, readonly (EventRef | string)[]>>;
+  triggers?: Partial<Record<TriggerStatus, readonly (EventRef | string)[]>>;
   recovery?: Partial<Record<TaskStatus, StepReplay>>;
   config?: StepConfig;
 }
@@ -213,6 +213,10 @@ export class Eventor {
     const plan = planFlow(spec);
     const executors = new Map<string, Executor>([['inline', new InlineExecutor()]]);
     for (const step of plan.steps.values()) {
+      // Settings this version cannot honour yet are refused rather than silently ignored.
+      for (const key of ['timeout', 'retries', 'retryDelay'] as const) {
+        if (step.spec.config[key] !== undefined) throw new ConfigError(key, step.spec.config[key], 'nothing: this version of Eventor does not support it yet', step.name);
+      }
       if (!executors.has(step.executor)) {
         throw new ValidationError(`step '${step.name}' needs the '${step.executor}' executor, which this version of Eventor does not have yet: give the step a func (inline executor)`);
       }
@@ -253,7 +257,9 @@ export class Eventor {
     const where = `the association of event '${source}'`;
     if (typeof target !== 'string') return { kind: target.kind, name: this.nameOf(target, target.kind, where) };
     // A bare name means the step of that name if there is one, else the event.
-    return { kind: this.stepNames.has(target) ? 'step' : 'event', name: target };
+    if (this.stepNames.has(target)) return { kind: 'step', name: target };
+    if (this.eventRefs.has(target)) return { kind: 'event', name: target };
+    throw new UnknownNameError('step or event', target, where);
   }
 
   private sequenceOf(sequence: number | string | undefined): Sequence {

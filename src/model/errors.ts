@@ -31,11 +31,12 @@ export class DuplicateNameError extends ValidationError {
 /** A reference to an event or step that the flow does not have. */
 export class UnknownNameError extends ValidationError {
   constructor(
-    readonly kind: 'event' | 'step',
+    readonly kind: 'event' | 'step' | 'step or event',
     readonly itemName: string,
     where: string,
   ) {
-    super(`${where} names ${kind} '${itemName}', which this flow does not have: add it with add${kind === 'event' ? 'Event' : 'Step'}('${itemName}') or fix the name`);
+    const add = { event: 'addEvent', step: 'addStep', 'step or event': 'addStep or addEvent' }[kind];
+    super(`${where} names ${kind} '${itemName}', which this flow does not have: add it with ${add}('${itemName}') or fix the name`);
   }
 }
 
@@ -124,18 +125,37 @@ export class ClosedError extends EventorError {}
 
 /** Turns anything thrown into plain data, keeping name, message and stack of real errors. */
 export function toErrorRecord(thrown: unknown): ErrorRecord {
-  if (thrown instanceof Error) {
-    const record: ErrorRecord = { name: thrown.name, message: thrown.message };
-    if (thrown.stack) record.stack = thrown.stack;
+  // Duck-typed rather than `instanceof Error`, so that errors made in another realm (node:vm,
+  // a worker) keep their name, message and stack.
+  if (isErrorLike(thrown)) {
+    const record: ErrorRecord = { name: String(thrown.name), message: thrown.message };
+    if (typeof thrown.stack === 'string' && thrown.stack) record.stack = thrown.stack;
     return record;
   }
-  let text: string;
+  return { name: 'NonErrorThrown', message: `a value that is not an Error was thrown: ${describe(thrown)}` };
+}
+
+function isErrorLike(value: unknown): value is { name: unknown; message: string; stack?: unknown } {
+  if (value instanceof Error) return true;
   try {
-    text = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
+    return typeof value === 'object' && value !== null && typeof (value as Error).message === 'string' && typeof (value as Error).name === 'string';
   } catch {
-    text = String(thrown);
+    return false;
   }
-  return { name: 'NonErrorThrown', message: `a value that is not an Error was thrown: ${text}` };
+}
+
+/** A text form of any value, even one whose own conversions throw. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  for (const attempt of [() => JSON.stringify(value), () => String(value), () => Object.prototype.toString.call(value)]) {
+    try {
+      const text = attempt();
+      if (typeof text === 'string') return text;
+    } catch {
+      // try the next form
+    }
+  }
+  return typeof value;
 }
 
 /** A recovery or continue that cannot be done: no earlier run, a store that keeps nothing, a changed flow. */

@@ -13,7 +13,8 @@ export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 export type TaskStatus = Exclude<StepStatus, 'complete'>;
 
 /** The statuses under which a step may list triggers. */
-export const TRIGGER_STATUSES: readonly StepStatus[] = ['ready', 'active', 'success', 'failure', 'complete'];
+export const TRIGGER_STATUSES = ['ready', 'active', 'success', 'failure', 'complete'] as const;
+export type TriggerStatus = (typeof TRIGGER_STATUSES)[number];
 
 /** The statuses a step's recovery map may name. */
 export const RECOVERY_STATUSES: readonly TaskStatus[] = ['waiting', 'ready', 'active', 'success', 'failure'];

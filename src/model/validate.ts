@@ -84,7 +84,7 @@ function validateStep(step: StepSpec, knownEvent: (name: string, where: string) 
   if (step.func !== undefined && typeof step.func !== 'function') throw new ConfigError('func', typeof step.func, 'a function', step.name);
 
   for (const [status, names] of Object.entries(step.triggers)) {
-    if (!TRIGGER_STATUSES.includes(status as never)) throw new UnknownStatusError(step.name, status, TRIGGER_STATUSES, 'triggers');
+    if (!(TRIGGER_STATUSES as readonly string[]).includes(status)) throw new UnknownStatusError(step.name, status, TRIGGER_STATUSES, 'triggers');
     for (const name of names ?? []) knownEvent(name, `the ${status} triggers of step '${step.name}'`);
   }
   for (const [status, replay] of Object.entries(step.recovery)) {
@@ -99,7 +99,7 @@ function validateStep(step: StepSpec, knownEvent: (name: string, where: string) 
 function checkNumber(config: object, key: string, min: number, owner?: string): void {
   const value = (config as Record<string, unknown>)[key];
   if (value === undefined) return;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new ConfigError(key, value, `a number, at least ${min}`, owner);
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new ConfigError(key, value, min === -Infinity ? 'a number' : `a number, at least ${min}`, owner);
 }
 
 function checkBoolean(config: object, key: string, owner?: string): void {
