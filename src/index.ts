@@ -1,4 +1,4 @@
-export { Eventor, type EventorOptions, type AddStepOptions, type AssocOptions, type RunOptions } from './dialects/eventor.js';
+export { Eventor, type EventorOptions, type AddStepOptions, type AssocOptions, type RunOptions, type RunSummary } from './dialects/eventor.js';
 export { StepStatus, StepReplay, RunMode, type TaskStatus, type TriggerStatus } from './model/status.js';
 export { or, and, type EventRef, type StepRef, type Expr, type ExprInput, type ExprNode } from './model/expr.js';
 export { currentStep, type StepContext } from './actors/step-context.js';
@@ -6,8 +6,10 @@ export type { Executor, TaskRun } from './actors/executor.js';
 export type { Todos, TransitionListener } from './actors/supervisor.js';
 export type { FlowSpec, EventSpec, StepSpec, AssocSpec, TargetSpec, TriggerSpec, Sequence, StepFunction } from './model/spec.js';
 export type { RunConfig, RunConfigInput, StepConfig, LogLevel } from './model/config.js';
-export type { TransitionRecord, TaskRecord, EventRecord, RunRecord, RunStatus } from './model/records.js';
-export type { Store } from './store/store.js';
+export type { TransitionRecord, TaskRecord, EventRecord, DelayRecord, RunRecord, RunStatus, TaskCounts } from './model/records.js';
+export type { Store, RecoveryState } from './store/store.js';
+export { LevelStore } from './store/level-store.js';
+export { MemoryStore } from './store/memory-store.js';
 export { validateFlow } from './model/validate.js';
 export {
   EventorError,
@@ -25,6 +27,12 @@ export {
   ClosedError,
   CancelledError,
   RecoveryError,
+  VolatileStoreError,
+  NoRunToRecoverError,
+  RunNotFoundError,
+  FlowChangedError,
   StoreError,
+  StoreLockedError,
+  StoreFormatError,
   type ErrorRecord,
 } from './model/errors.js';

@@ -57,7 +57,7 @@ test('a delayed task stays waiting until it is due', () => {
 
 test("'skip' takes a ready task to success with the given result", () => {
   const actor = createActor(taskMachine, { input: { step: 's1', sequence: '1' } }).start();
-  actor.send({ type: 'skip', result: 'earlier result' });
+  actor.send({ type: 'skip', status: 'success', result: 'earlier result' });
   const snapshot = actor.getSnapshot();
   assert.equal(snapshot.value, 'success');
   assert.equal(snapshot.context.result, 'earlier result');
@@ -67,9 +67,17 @@ test("'skip' takes a ready task to success with the given result", () => {
 
 test("'skip' takes a waiting task to success with the given result", () => {
   const actor = createActor(taskMachine, { input: { step: 's1', sequence: '1', dueAt: Date.now() + 60_000 } }).start();
-  actor.send({ type: 'skip', result: 42 });
+  actor.send({ type: 'skip', status: 'success', result: 42 });
   assert.equal(actor.getSnapshot().value, 'success');
   assert.equal(actor.getSnapshot().context.result, 42);
+});
+
+test("'skip' with a failure replays the earlier error and ends in failure", () => {
+  const actor = createActor(taskMachine, { input: { step: 's1', sequence: '1' } }).start();
+  actor.send({ type: 'skip', status: 'failure', error: { name: 'RangeError', message: 'math domain error' } });
+  assert.equal(actor.getSnapshot().value, 'failure');
+  assert.deepEqual(actor.getSnapshot().context.error, { name: 'RangeError', message: 'math domain error' });
+  assert.equal(actor.getSnapshot().context.attempts, 0);
 });
 
 test('a task ignores outcomes before it is active, and anything once final', () => {
@@ -89,7 +97,7 @@ test('a task ignores outcomes before it is active, and anything once final', () 
 test('an active task cannot be skipped', () => {
   const actor = createActor(taskMachine, { input: { step: 's1', sequence: '1' } }).start();
   actor.send({ type: 'start' });
-  actor.send({ type: 'skip', result: 'skipped' });
+  actor.send({ type: 'skip', status: 'success', result: 'skipped' });
   assert.equal(actor.getSnapshot().value, 'active');
 });
 

@@ -3,11 +3,11 @@ import { eventLogic } from '../machines/event.machine.js';
 import { supervisorMachine } from '../machines/supervisor.machine.js';
 import { taskMachine, type TaskEvent } from '../machines/task.machine.js';
 import { CancelledError, EventorError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
-import { RECORD_VERSION, type StoreRecord, type TaskRecord, type TransitionRecord } from '../model/records.js';
+import { RECORD_VERSION, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
 import type { Sequence } from '../model/spec.js';
-import type { TaskStatus } from '../model/status.js';
+import { StepReplay, isFinal, type TaskStatus } from '../model/status.js';
 import type { Logger } from '../observe/log.js';
-import type { Store } from '../store/store.js';
+import type { RecoveryState, Store } from '../store/store.js';
 import { DueQueue } from './due-queue.js';
 import type { Executor } from './executor.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
@@ -26,8 +26,10 @@ export interface Todos {
 
 /** What a supervisor needs besides the flow. */
 export interface SupervisorOptions {
-  runId: string;
-  recovery: number;
+  /** The run this supervisor drives, as recorded; its status is written at every start and end of `run()`. */
+  run: RunRecord;
+  /** Recover mode: the tasks of the recovery being taken up, by task key, replayed by each step's recovery map. */
+  replay?: ReadonlyMap<string, TaskRecord>;
   store: Store;
   logger: Logger;
   host: string;
@@ -75,7 +77,8 @@ interface Session {
   readonly ended: Promise<unknown>;
 }
 
-const taskKey = (step: string, sequence: Sequence) => `${step}\u0000${sequence}`;
+/** The key of a task in the supervisor's maps and a recovery's replay map. */
+export const taskKey = (step: string, sequence: Sequence): string => `${step}\u0000${sequence}`;
 
 /** Longest a Node timer may wait; later due times are reached in several waits. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -106,11 +109,14 @@ export class Supervisor {
   private cancelReason: string | undefined;
   private pumpScheduled = false;
 
+  private readonly recovery: number;
+
   constructor(
     private readonly plan: FlowPlan,
     private readonly options: SupervisorOptions,
   ) {
-    this.runId = options.runId;
+    this.runId = options.run.runId;
+    this.recovery = options.run.recovery;
     this.writer = new StoreWriter(options.store, (error) => this.failRun(error));
   }
 
@@ -162,6 +168,7 @@ export class Supervisor {
     );
     this.session = { maxLoops: maxLoops > 0 ? maxLoops : Infinity, loops: 0, busy: true, resolve, reject, ended };
     this.lifecycle.send({ type: 'run' });
+    this.recordRun('running');
     this.releaseDue(Date.now());
     this.pump();
     this.checkSettled();
@@ -181,6 +188,34 @@ export class Supervisor {
     for (const task of this.live.values()) task.abort?.abort(new CancelledError(reason));
     this.checkSettled();
     await session.ended;
+  }
+
+  /**
+   * Takes up a recovery where it stopped (continue mode): finished tasks stay finished, events
+   * that fired stay fired, delays keep their due times, and tasks that were ready or active
+   * (interrupted) are ready again.
+   */
+  restore(state: RecoveryState): void {
+    for (const record of [...state.tasks].sort((a, b) => a.at - b.at)) {
+      const plan = this.plan.steps.get(record.step) as StepPlan;
+      const key = taskKey(record.step, record.sequence);
+      if (isFinal(record.status)) {
+        this.finished.set(key, record.status);
+        continue;
+      }
+      const task = this.spawnTask(plan, record.sequence, record.status === 'waiting' ? record.dueAt : undefined);
+      if (record.status === 'waiting') this.due.push({ dueAt: record.dueAt as number, task });
+      else {
+        if (record.status === 'active') this.options.logger.warn(`[ Step ${record.step}/${record.sequence} ] was active when the run stopped; it runs again`);
+        this.onReady(task);
+      }
+    }
+    for (const delay of state.delays) if (!delay.done) this.due.push({ dueAt: delay.dueAt, trigger: { event: delay.event, sequence: delay.sequence, dueAt: delay.dueAt } });
+    for (const { event, sequence } of state.events) this.eventActor(event).send({ type: 'restore', sequence });
+    // An expression event learns again which of its events fired; one that now holds fires.
+    for (const { event, sequence } of state.events) {
+      for (const dependent of this.plan.dependents.get(event) ?? []) this.enqueue({ kind: 'source', event: dependent, source: event, sequence });
+    }
   }
 
   /** Work not finished: tasks waiting, ready or active, and delayed associations to events. */
@@ -228,7 +263,7 @@ export class Supervisor {
   }
 
   private onEventFired(event: string, sequence: Sequence): void {
-    this.writer.add({ v: RECORD_VERSION, kind: 'event', runId: this.runId, recovery: this.options.recovery, event, sequence, at: Date.now() });
+    this.writer.add({ v: RECORD_VERSION, kind: 'event', runId: this.runId, recovery: this.recovery, event, sequence, at: Date.now() });
     for (const dependent of this.plan.dependents.get(event) ?? []) this.work.push({ kind: 'source', event: dependent, source: event, sequence });
     for (const assoc of this.plan.assocs.get(event) ?? []) {
       const dueAt = assoc.delay > 0 ? Date.now() + assoc.delay * 1000 : undefined;
@@ -249,14 +284,15 @@ export class Supervisor {
   private addTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
     const key = taskKey(plan.name, sequence);
     if (this.live.has(key) || this.finished.has(key)) return;
-    // Spawned from a resolved state rather than the initial one: new tasks and tasks restored
-    // from the store take the same path, and no eventless transition has to pick the state.
-    const input = { step: plan.name, sequence, dueAt };
-    const snapshot = taskMachine.resolveState({ value: dueAt === undefined ? 'ready' : 'waiting', context: { ...input, attempts: 0 } });
-    const actor = createActor(taskMachine, { snapshot, input }).start();
-    const task: LiveTask = { key, plan, step: plan.name, sequence, actor, order: 0, dueAt };
-    this.live.set(key, task);
-    this.markBusy();
+    const previous = this.options.replay?.get(key);
+    if (previous) {
+      const replay = plan.spec.recovery[previous.status] ?? (previous.status === 'success' ? StepReplay.skip : StepReplay.rerun);
+      // Only a finished task has an outcome to replay; one that never finished runs again.
+      if (replay === StepReplay.skip && isFinal(previous.status)) return this.replayTask(plan, sequence, previous);
+      // A delay that was already counting keeps its due time.
+      if (dueAt !== undefined && previous.dueAt !== undefined) dueAt = previous.dueAt;
+    }
+    const task = this.spawnTask(plan, sequence, dueAt);
     if (dueAt !== undefined) {
       this.recordTask(task, 'waiting');
       this.due.push({ dueAt: dueAt as number, task });
@@ -264,6 +300,34 @@ export class Supervisor {
     } else {
       this.onReady(task);
     }
+  }
+
+  /**
+   * Spawns a task actor from a resolved state rather than the initial one: new tasks and tasks
+   * restored from the store take the same path, and no eventless transition picks the state.
+   */
+  private spawnTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): LiveTask {
+    const key = taskKey(plan.name, sequence);
+    const input = { step: plan.name, sequence, dueAt };
+    const snapshot = taskMachine.resolveState({ value: dueAt === undefined ? 'ready' : 'waiting', context: { ...input, attempts: 0 } });
+    const actor = createActor(taskMachine, { snapshot, input }).start();
+    const task: LiveTask = { key, plan, step: plan.name, sequence, actor, order: 0, dueAt };
+    this.live.set(key, task);
+    this.markBusy();
+    return task;
+  }
+
+  /** A recovery's skip: the task takes its earlier outcome without running, and its triggers fire as they did. */
+  private replayTask(plan: StepPlan, sequence: Sequence, previous: TaskRecord): void {
+    const task = this.spawnTask(plan, sequence, undefined);
+    if (this.options.logger.enabled('info')) {
+      this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Skipped: ${previous.status} in recovery ${previous.recovery}, outcome kept`);
+    }
+    this.fireAll(plan.triggers.ready, sequence);
+    this.fireAll(plan.triggers.active, sequence);
+    const status = previous.status === 'failure' ? 'failure' : 'success';
+    this.conclude(task, { type: 'skip', status, result: previous.result, error: previous.error });
+    this.schedulePump();
   }
 
   private onReady(task: LiveTask): void {
@@ -314,19 +378,33 @@ export class Supervisor {
   }
 
   private finish(task: LiveTask, outcome: TaskEvent): void {
+    this.active--;
+    this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 1) - 1);
+    if (outcome.type === 'succeed' && outcome.result !== undefined) {
+      try {
+        this.options.store.assertStorable(outcome.result);
+      } catch (thrown) {
+        outcome = { type: 'fail', error: toErrorRecord(thrown) };
+      }
+    }
+    this.conclude(task, outcome);
+    this.pump();
+    this.checkSettled();
+  }
+
+  /** Takes a task to its final status: records it, lets it go from memory, fires its triggers. */
+  private conclude(task: LiveTask, outcome: TaskEvent): void {
     task.actor.send(outcome);
     const snapshot = task.actor.getSnapshot();
     const status = snapshot.value as TaskStatus;
-    this.active--;
-    this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 1) - 1);
     this.live.delete(task.key);
     this.finished.set(task.key, status);
     task.actor.stop();
-    this.recordTask(task, status, snapshot.context.result, snapshot.context.error);
+    this.recordTask(task, status, snapshot.context.result, snapshot.context.error, snapshot.context.skipped);
     if (status === 'success') {
-      if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Completed, status: success`);
+      if (!snapshot.context.skipped && this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Completed, status: success`);
     } else {
-      this.logFailure(task, snapshot.context.error);
+      if (!snapshot.context.skipped) this.logFailure(task, snapshot.context.error);
       const wasRunning = this.lifecycle.getSnapshot().matches('running');
       this.lifecycle.send({ type: 'failure', handled: task.plan.handlesFailure, stop: task.plan.stopOnException, step: task.step, sequence: task.sequence });
       if (wasRunning && this.lifecycle.getSnapshot().matches('stopping')) {
@@ -334,8 +412,6 @@ export class Supervisor {
       }
     }
     this.fireAll(task.plan.triggers[status], task.sequence);
-    this.pump();
-    this.checkSettled();
   }
 
   private logFailure(task: LiveTask, error: ErrorRecord | undefined): void {
@@ -354,7 +430,7 @@ export class Supervisor {
     return {
       name: task.step,
       sequence: task.sequence,
-      recovery: this.options.recovery,
+      recovery: this.recovery,
       runId: this.runId,
       host: this.options.host,
       get logger() {
@@ -370,13 +446,13 @@ export class Supervisor {
     };
   }
 
-  private recordTask(task: LiveTask, status: TaskStatus, result?: unknown, error?: ErrorRecord): void {
+  private recordTask(task: LiveTask, status: TaskStatus, result?: unknown, error?: ErrorRecord, skipped?: boolean): void {
     const at = Date.now();
     const record: TaskRecord = {
       v: RECORD_VERSION,
       kind: 'task',
       runId: this.runId,
-      recovery: this.options.recovery,
+      recovery: this.recovery,
       step: task.step,
       sequence: task.sequence,
       status,
@@ -386,6 +462,7 @@ export class Supervisor {
     if (task.dueAt !== undefined) record.dueAt = task.dueAt;
     if (result !== undefined) record.result = result;
     if (error !== undefined) record.error = error;
+    if (skipped) record.skipped = true;
     this.writer.add(record);
     if (this.options.listeners.size > 0) {
       const transition: TransitionRecord = { runId: this.runId, step: task.step, sequence: task.sequence, status, result, error, host: this.options.host, at };
@@ -402,7 +479,7 @@ export class Supervisor {
   // -- delays -------------------------------------------------------------------------------
 
   private addDelay(trigger: DelayedTrigger): void {
-    const record: StoreRecord = { v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.options.recovery, ...trigger, done: false };
+    const record: StoreRecord = { v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.recovery, ...trigger, done: false };
     this.writer.add(record);
     this.due.push({ dueAt: trigger.dueAt, trigger });
     this.armTimer();
@@ -422,7 +499,7 @@ export class Supervisor {
         this.onReady(task);
       } else {
         const { event, sequence, dueAt } = item.trigger;
-        this.writer.add({ v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.options.recovery, event, sequence, dueAt, done: true });
+        this.writer.add({ v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.recovery, event, sequence, dueAt, done: true });
         this.enqueue({ kind: 'trigger', event, sequence });
       }
       item = this.due.peek();
@@ -484,10 +561,21 @@ export class Supervisor {
     const { unhandledFailures, stopReason } = this.lifecycle.getSnapshot().context;
     const ok = unhandledFailures === 0 && stopReason === undefined;
     const outstanding = this.countTodos().total;
+    this.recordRun(stopReason !== undefined && unhandledFailures === 0 ? 'stopped' : !ok ? 'failure' : outstanding > 0 ? 'waiting' : 'success');
     this.options.logger.info(`Processing finished with: ${ok ? 'success' : 'failure'}; outstanding tasks: ${outstanding}`);
     const flushed = this.writer.flush();
     if (flushed) flushed.then(() => session.resolve(ok), session.reject);
     else session.resolve(ok);
+  }
+
+  private recordRun(status: RunStatus): void {
+    const counts: TaskCounts = {};
+    for (const finished of this.finished.values()) counts[finished] = (counts[finished] ?? 0) + 1;
+    for (const task of this.live.values()) {
+      const value = task.actor.getSnapshot().value as TaskStatus;
+      counts[value] = (counts[value] ?? 0) + 1;
+    }
+    this.writer.add({ ...this.options.run, status, counts, updatedAt: Date.now() });
   }
 
   /** An error of the runtime itself (a store that cannot write): the run ends with it. */

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setDefaultFlowName } from '../dialects/eventor.js';
 import { EventorError } from '../model/errors.js';
 
 /** Something `eventor run` can run: an Eventor, or anything shaped like one (Sequent later). */
@@ -26,6 +27,8 @@ export async function loadRunnable(file: string): Promise<Runnable> {
     const { register } = await import('tsx/esm/api');
     register();
   }
+  // A flow that gives no name is named after its file, and so is its default store folder.
+  setDefaultFlowName(basename(path, extname(path)));
   let module: { default?: unknown };
   try {
     module = await import(pathToFileURL(path).href);

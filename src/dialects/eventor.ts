@@ -1,24 +1,40 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
 import { InlineExecutor } from '../actors/inline-executor.js';
 import type { Executor } from '../actors/executor.js';
 import { planFlow } from '../actors/flow-plan.js';
-import { Supervisor, type Todos, type TransitionListener } from '../actors/supervisor.js';
-import { resolveRunConfig, type RunConfigInput, type StepConfig } from '../model/config.js';
-import { ClosedError, ConfigError, DuplicateNameError, EventorError, ForeignReferenceError, RecoveryError, StoreError, UnknownNameError, ValidationError } from '../model/errors.js';
+import { Supervisor, taskKey, type Todos, type TransitionListener } from '../actors/supervisor.js';
+import { resolveRunConfig, type RunConfig, type RunConfigInput, type StepConfig } from '../model/config.js';
+import {
+  ClosedError,
+  ConfigError,
+  DuplicateNameError,
+  EventorError,
+  FlowChangedError,
+  ForeignReferenceError,
+  NoRunToRecoverError,
+  RecoveryError,
+  RunNotFoundError,
+  UnknownNameError,
+  ValidationError,
+  VolatileStoreError,
+} from '../model/errors.js';
+import { fingerprintFlow } from '../model/fingerprint.js';
+import { RECORD_VERSION, type RunRecord, type RunStatus, type TaskCounts, type TaskRecord } from '../model/records.js';
 import { normalizeExpr, type EventRef, type ExprInput, type StepRef } from '../model/expr.js';
 import type { AssocSpec, FlowSpec, Sequence, StepFunction, StepSpec, TargetSpec, TriggerSpec } from '../model/spec.js';
 import { RunMode, type StepReplay, type StepStatus, type TaskStatus, type TriggerStatus } from '../model/status.js';
 import { validateFlow } from '../model/validate.js';
 import { createConsoleLogger, type LineSink, type Logger } from '../observe/log.js';
-import { MemoryStore } from '../store/memory-store.js';
-import type { Store } from '../store/store.js';
+import { createStore, defaultStoreFolder } from '../store/open-store.js';
+import { latestRun, type RecoveryState, type Store } from '../store/store.js';
 
 /** How an Eventor is made. */
 export interface EventorOptions {
-  /** Names the flow in logs and in the store; defaults to 'eventor'. */
+  /** Names the flow in logs and the default store folder; defaults to the flow module's base name. */
   name?: string;
-  /** ':memory:' keeps the run in this process only. */
+  /** A LevelDB folder (default `.eventor/<name>`), or ':memory:' to keep the run in this process only. */
   store?: string;
   runMode?: RunMode;
   runId?: string;
@@ -56,6 +72,39 @@ export interface RunOptions {
 
 type Target = EventRef | StepRef | string;
 
+/** A run as `listRuns()` shows it. */
+export interface RunSummary {
+  runId: string;
+  name: string;
+  startedAt: Date;
+  /** How many recoveries followed the first run. */
+  recoveries: number;
+  status: RunStatus;
+  /** Tasks by status, as of the latest recovery's last record. */
+  tasks: TaskCounts;
+}
+
+/** The run a supervisor takes up: its record, and what recover replays or continue restores. */
+interface TakenRun {
+  run: RunRecord;
+  replay?: ReadonlyMap<string, TaskRecord>;
+  restore?: RecoveryState;
+}
+
+let flowNameOverride: string | undefined;
+
+/** Names flows that give no name, as the CLI does with the flow file's base name. @internal */
+export function setDefaultFlowName(name: string | undefined): void {
+  flowNameOverride = name;
+}
+
+/** A flow's name when none is given: the flow module's base name, else 'eventor'. */
+function defaultFlowName(): string {
+  if (flowNameOverride) return flowNameOverride;
+  const main = process.argv[1];
+  return main ? basename(main).replace(/\.[cm]?[jt]sx?$/, '') || 'eventor' : 'eventor';
+}
+
 /** A new run id: sortable by time, unique enough to share a store. */
 function newRunId(): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('Z', '');
@@ -77,8 +126,9 @@ function isAssocOptions(value: unknown): value is AssocOptions {
  */
 export class Eventor {
   readonly name: string;
-  readonly runId: string;
   private readonly options: EventorOptions;
+  private readonly mode: RunMode;
+  private readonly config: RunConfig;
   private readonly store: Store;
   private readonly logger: Logger;
   private readonly eventRefs = new Map<string, EventRef>();
@@ -89,21 +139,33 @@ export class Eventor {
   private readonly listeners = new Set<TransitionListener>();
   private readonly stepNames = new Set<string>();
   private supervisor: Supervisor | undefined;
+  private preparing: Promise<Supervisor> | undefined;
+  private storeOpened = false;
+  private resolvedRunId: string;
   private nextSequence = 1;
   private closed = false;
 
   constructor(options: EventorOptions = {}) {
     this.options = options;
-    this.name = options.name ?? 'eventor';
-    this.runId = options.runId ?? newRunId();
-    const config = resolveRunConfig(options.config);
-    this.logger = createConsoleLogger(`Run-${this.name}`, { ...config.logging, sink: options.logSink });
-    this.store = this.openStore(options.store ?? ':memory:');
-    const mode = options.runMode ?? RunMode.restart;
-    if (!Object.values(RunMode).includes(mode)) throw new ValidationError(`runMode '${String(mode)}' does not exist: use one of ${Object.values(RunMode).join(', ')}`);
-    if (mode !== RunMode.restart && !this.store.durable) {
-      throw new RecoveryError(`runMode '${mode}' needs a store that keeps runs, and '${this.store.location}' keeps nothing: give store a LevelDB folder`);
+    this.name = options.name ?? defaultFlowName();
+    this.mode = options.runMode ?? RunMode.restart;
+    if (!Object.values(RunMode).includes(this.mode)) throw new ValidationError(`runMode '${String(this.mode)}' does not exist: use one of ${Object.values(RunMode).join(', ')}`);
+    if (options.recoveryRun !== undefined && (!Number.isInteger(options.recoveryRun) || options.recoveryRun < 0)) {
+      throw new ValidationError(`recoveryRun ${String(options.recoveryRun)} is not a recovery number: use 0 for the first run, 1 for the first recovery, ...`);
     }
+    this.config = resolveRunConfig(options.config);
+    this.logger = createConsoleLogger(`Run-${this.name}`, { ...this.config.logging, sink: options.logSink });
+    this.store = createStore(options.store ?? defaultStoreFolder(this.name));
+    if (this.mode !== RunMode.restart && !this.store.durable) {
+      throw new VolatileStoreError(`runMode '${this.mode}' needs a store that keeps runs, and '${this.store.location}' keeps nothing: give store a LevelDB folder (or leave it out for .eventor/${this.name})`);
+    }
+    // Recover and continue learn the run id from the store, unless it is given.
+    this.resolvedRunId = options.runId ?? (this.mode === RunMode.restart ? newRunId() : '');
+  }
+
+  /** The id of the run: given, made for a new run, or (recover and continue) found in the store by `run()`. */
+  get runId(): string {
+    return this.resolvedRunId;
   }
 
   /** Adds an event; with `expr`, it fires by itself once its expression holds for a sequence. */
@@ -150,17 +212,41 @@ export class Eventor {
   /** Runs the flow; resolves true unless a failure went unhandled or the run was stopped. */
   async run(options: RunOptions = {}): Promise<boolean> {
     if (this.closed) throw new ClosedError(`Eventor '${this.name}' is closed: make a new one to run again`);
-    if (!this.supervisor) {
-      this.supervisor = this.createSupervisor();
-      this.logger.info(`Starting run ${this.runId} of flow ${this.name} (store: ${this.store.location})`);
-    }
-    for (const { event, sequence } of this.pendingTriggers.splice(0)) this.supervisor.trigger(event, sequence);
-    return this.supervisor.run(options.maxLoops ?? 0);
+    const supervisor = await this.prepare();
+    for (const { event, sequence } of this.pendingTriggers.splice(0)) supervisor.trigger(event, sequence);
+    return supervisor.run(options.maxLoops ?? 0);
   }
 
-  /** Work not finished yet: tasks waiting on a delay, ready or active, and delayed events. */
+  /**
+   * Work not finished yet: tasks waiting on a delay, ready or active, and delayed events. In
+   * continue mode it reads the stored run, so it can be asked before `run()`.
+   */
   async countTodos(): Promise<Todos> {
+    if (!this.supervisor && this.mode === RunMode.continue && !this.closed) await this.prepare();
     return this.supervisor?.countTodos() ?? { total: 0, byStep: {} };
+  }
+
+  /** The runs in this flow's store, oldest first. */
+  async listRuns(): Promise<RunSummary[]> {
+    await this.openStore();
+    const runs = await this.store.listRuns();
+    return runs
+      .sort((a, b) => a.startedAt - b.startedAt)
+      .map((run) => ({ runId: run.runId, name: run.name, startedAt: new Date(run.startedAt), recoveries: run.recovery, status: run.status, tasks: run.counts }));
+  }
+
+  /** Deletes the runs started more than `olderThanDays` days ago, but never the current one; returns their ids. */
+  async deleteRuns({ olderThanDays }: { olderThanDays: number }): Promise<string[]> {
+    if (typeof olderThanDays !== 'number' || !(olderThanDays >= 0)) throw new ConfigError('olderThanDays', olderThanDays, 'a number of days, 0 or more');
+    await this.openStore();
+    const cutoff = Date.now() - olderThanDays * 86_400_000;
+    const deleted: string[] = [];
+    for (const run of await this.store.listRuns()) {
+      if (run.startedAt >= cutoff || run.runId === this.resolvedRunId) continue;
+      await this.store.deleteRun(run.runId);
+      deleted.push(run.runId);
+    }
+    return deleted;
   }
 
   /**
@@ -177,12 +263,13 @@ export class Eventor {
     return () => this.listeners.delete(listener);
   }
 
-  /** Releases the store and every actor; the Eventor cannot run again. */
+  /** Ends a run still going, then releases the store and every actor; the Eventor cannot run again. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.preparing?.catch(() => undefined);
     await this.supervisor?.close();
-    await this.store.close();
+    if (this.storeOpened) await this.store.close();
   }
 
   /** The flow as plain data, exactly as it will be validated and run. */
@@ -207,7 +294,16 @@ export class Eventor {
     };
   }
 
-  private createSupervisor(): Supervisor {
+  /** Validates the flow, opens the store, finds the run to take up, and makes its supervisor; once. */
+  private prepare(): Promise<Supervisor> {
+    this.preparing ??= this.createSupervisor().then((supervisor) => {
+      this.supervisor = supervisor;
+      return supervisor;
+    });
+    return this.preparing;
+  }
+
+  private async createSupervisor(): Promise<Supervisor> {
     const spec = this.toSpec();
     validateFlow(spec);
     const plan = planFlow(spec);
@@ -221,20 +317,101 @@ export class Eventor {
         throw new ValidationError(`step '${step.name}' needs the '${step.executor}' executor, which this version of Eventor does not have yet: give the step a func (inline executor)`);
       }
     }
-    return new Supervisor(plan, {
-      runId: this.runId,
-      recovery: 0,
+    await this.openStore();
+    const fingerprint = fingerprintFlow(spec);
+    const taken = this.mode === RunMode.restart ? await this.newRun(spec, fingerprint) : await this.takeUpRun(spec, fingerprint);
+    const supervisor = new Supervisor(plan, {
+      run: taken.run,
+      replay: taken.replay,
       store: this.store,
       logger: this.logger,
       host: hostname(),
       executors,
       listeners: this.listeners,
     });
+    if (taken.restore) supervisor.restore(taken.restore);
+    const what = this.mode === RunMode.restart ? 'Starting run' : this.mode === RunMode.recover ? `Recovering (recovery ${taken.run.recovery}) run` : `Continuing (recovery ${taken.run.recovery}) run`;
+    this.logger.info(`${what} ${taken.run.runId} of flow ${this.name} (store: ${this.store.location})`);
+    return supervisor;
   }
 
-  private openStore(location: string): Store {
-    if (location === ':memory:') return new MemoryStore();
-    throw new StoreError(`store '${location}' cannot be opened: this version keeps runs in memory only; pass store: ':memory:'`);
+  private async openStore(): Promise<void> {
+    if (this.storeOpened) return;
+    await this.store.open();
+    this.storeOpened = true;
+  }
+
+  private runRecord(spec: FlowSpec, fingerprint: string, runId: string, recovery: number, startedAt: number): RunRecord {
+    return {
+      v: RECORD_VERSION,
+      kind: 'run',
+      runId,
+      name: this.name,
+      startedAt,
+      recovery,
+      status: 'running',
+      updatedAt: Date.now(),
+      fingerprint,
+      parents: [-1],
+      steps: spec.steps.map((step) => step.name),
+      events: spec.events.map((event) => event.name),
+      counts: {},
+    };
+  }
+
+  private async newRun(spec: FlowSpec, fingerprint: string): Promise<TakenRun> {
+    if (await this.store.getRun(this.resolvedRunId)) {
+      throw new RecoveryError(`run ${this.resolvedRunId} is already in store ${this.store.location}: recover or continue it with RunMode.recover or RunMode.continue, or start a new run without giving runId`);
+    }
+    if (this.config.dayToKeepDb > 0) {
+      const deleted = await this.deleteRuns({ olderThanDays: this.config.dayToKeepDb });
+      if (deleted.length) this.logger.info(`Deleted ${deleted.length} run(s) older than ${this.config.dayToKeepDb} day(s) (dayToKeepDb)`);
+    }
+    return { run: this.runRecord(spec, fingerprint, this.resolvedRunId, 0, Date.now()) };
+  }
+
+  /** Finds the run that recover or continue takes up, and checks that this flow made it. */
+  private async takeUpRun(spec: FlowSpec, fingerprint: string): Promise<TakenRun> {
+    let stored: RunRecord | undefined;
+    if (this.options.runId !== undefined) {
+      stored = await this.store.getRun(this.options.runId);
+      if (!stored) throw new RunNotFoundError(`run ${this.options.runId} is not in store ${this.store.location}: list the runs it has with listRuns(), or leave runId out to take the latest`);
+    } else {
+      stored = latestRun(await this.store.listRuns());
+      if (!stored) throw new NoRunToRecoverError(`store ${this.store.location} has no run to ${this.mode}: run the flow once with RunMode.restart first`);
+    }
+    this.resolvedRunId = stored.runId;
+    if (stored.fingerprint !== fingerprint) {
+      const added = [...spec.steps.map((step) => `step ${step.name}`).filter((name) => !stored.steps.includes(name.slice(5))), ...spec.events.map((event) => `event ${event.name}`).filter((name) => !stored.events.includes(name.slice(6)))];
+      const removed = [...stored.steps.filter((name) => !spec.steps.some((step) => step.name === name)).map((name) => `step ${name}`), ...stored.events.filter((name) => !spec.events.some((event) => event.name === name)).map((name) => `event ${name}`)];
+      throw new FlowChangedError(stored.runId, added, removed);
+    }
+    if (this.mode === RunMode.continue) {
+      const restore = await this.store.loadRecovery(stored.runId, stored.recovery);
+      const parent = stored.parents[stored.recovery] ?? -1;
+      return { run: { ...stored, status: 'running' }, restore, replay: parent >= 0 ? await this.lineageTasks(stored, parent) : undefined };
+    }
+    const from = this.options.recoveryRun ?? stored.recovery;
+    if (from > stored.recovery) {
+      throw new RunNotFoundError(`run ${stored.runId} has no recovery ${from}: its recoveries are 0 to ${stored.recovery}; leave recoveryRun out to take the latest`);
+    }
+    const replay = await this.lineageTasks(stored, from);
+    return { run: { ...stored, recovery: stored.recovery + 1, parents: [...stored.parents, from], status: 'running' }, replay };
+  }
+
+  /**
+   * The latest record of every task as recovery `recovery` saw it: its own records over those
+   * of the recovery it took up, and so on back to the first run. A recovery that was killed
+   * before it had replayed every task so loses none of them.
+   */
+  private async lineageTasks(run: RunRecord, recovery: number): Promise<Map<string, TaskRecord>> {
+    const lineage: number[] = [];
+    for (let at = recovery; at >= 0 && !lineage.includes(at); at = run.parents[at] ?? at - 1) lineage.unshift(at);
+    const tasks = new Map<string, TaskRecord>();
+    for (const at of lineage) {
+      for (const task of (await this.store.loadRecovery(run.runId, at)).tasks) tasks.set(taskKey(task.step, task.sequence), task);
+    }
+    return tasks;
   }
 
   private assertBuilding(): void {

@@ -17,8 +17,14 @@ export interface EventInput {
   expr?: Expr;
 }
 
-/** What an event actor is told: a direct trigger, or that an event of its expression fired. */
-export type EventEvent = { type: 'trigger'; sequence: Sequence } | { type: 'source'; source: string; sequence: Sequence };
+/**
+ * What an event actor is told: a direct trigger, that an event of its expression fired, or
+ * (when a run continues) that it had fired for a sequence before, which it then never announces again.
+ */
+export type EventEvent =
+  | { type: 'trigger'; sequence: Sequence }
+  | { type: 'source'; source: string; sequence: Sequence }
+  | { type: 'restore'; sequence: Sequence };
 
 /** What an event actor announces: it fired for a sequence. */
 export type EventEmitted = { type: 'fired'; sequence: Sequence };
@@ -41,6 +47,11 @@ function fire(context: EventContext, sequence: Sequence, emit: (event: EventEmit
 export const eventLogic = fromTransition<EventContext, EventEvent, ActorSystem<any>, EventInput, EventEmitted>(
   (context, event, { emit: announce }) => {
     if (context.fired.has(event.sequence)) return context;
+    if (event.type === 'restore') {
+      context.fired.add(event.sequence);
+      context.seen.delete(event.sequence);
+      return context;
+    }
     if (event.type === 'trigger') {
       fire(context, event.sequence, announce);
       return context;

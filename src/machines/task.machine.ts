@@ -28,7 +28,7 @@ export type TaskEvent =
   | { type: 'start' }
   | { type: 'succeed'; result: unknown }
   | { type: 'fail'; error: ErrorRecord }
-  | { type: 'skip'; result: unknown };
+  | { type: 'skip'; status: 'success' | 'failure'; result?: unknown; error?: ErrorRecord };
 
 /**
  * The life of one task (one step for one sequence):
@@ -43,23 +43,34 @@ export const taskMachine = setup({
   },
   guards: {
     isUndelayed: ({ context }) => context.dueAt === undefined,
+    replaysFailure: ({ event }) => event.type === 'skip' && event.status === 'failure',
   },
   actions: {
-    recordSkip: assign(({ event }) => (event.type === 'skip' ? { result: event.result, skipped: true } : {})),
+    recordSkip: assign(({ event }) => (event.type === 'skip' ? { result: event.result, error: event.error, skipped: true } : {})),
   },
 }).createMachine({
   id: 'task',
   context: ({ input }) => ({ step: input.step, sequence: input.sequence, dueAt: input.dueAt, attempts: 0 }),
   initial: 'waiting',
+  // `skip`: a recovery replays a task's earlier outcome instead of running it again.
   states: {
     waiting: {
       always: { guard: 'isUndelayed', target: 'ready' },
-      on: { due: 'ready', skip: { target: 'success', actions: 'recordSkip' } },
+      on: {
+        due: 'ready',
+        skip: [
+          { guard: 'replaysFailure', target: 'failure', actions: 'recordSkip' },
+          { target: 'success', actions: 'recordSkip' },
+        ],
+      },
     },
     ready: {
       on: {
         start: { target: 'active', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) },
-        skip: { target: 'success', actions: 'recordSkip' },
+        skip: [
+          { guard: 'replaysFailure', target: 'failure', actions: 'recordSkip' },
+          { target: 'success', actions: 'recordSkip' },
+        ],
       },
     },
     active: {

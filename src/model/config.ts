@@ -12,6 +12,8 @@ export interface RunConfig {
   envvarPrefix: string;
   /** Console log lines: their least level, and whether they are printed at all. */
   logging: { level: LogLevel; console: boolean };
+  /** Runs older than this many days are deleted when a new run starts; 0 keeps them all. */
+  dayToKeepDb: number;
 }
 
 /** Settings of one step, overriding the run's. */
@@ -32,6 +34,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   stopOnException: true,
   envvarPrefix: 'EVENTOR_',
   logging: { level: 'info', console: true },
+  dayToKeepDb: 0,
 };
 
 /** Settings a user may pass: any part of RunConfig. */

@@ -161,5 +161,40 @@ function describe(value: unknown): string {
 /** A recovery or continue that cannot be done: no earlier run, a store that keeps nothing, a changed flow. */
 export class RecoveryError extends EventorError {}
 
-/** A store that cannot be used: unknown kind, locked, damaged. */
+/** Recover or continue was asked of a store that keeps nothing between processes. */
+export class VolatileStoreError extends RecoveryError {}
+
+/** Recover or continue found no run in the store to take up. */
+export class NoRunToRecoverError extends RecoveryError {}
+
+/** Recover or continue named a run id (or recovery) that the store does not have. */
+export class RunNotFoundError extends RecoveryError {}
+
+/** The flow being recovered is not the flow that made the run: steps or events were added or removed. */
+export class FlowChangedError extends RecoveryError {
+  constructor(
+    readonly runId: string,
+    readonly added: string[],
+    readonly removed: string[],
+  ) {
+    const parts = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : ''].filter(Boolean);
+    const what = parts.length ? parts.join('; ') : 'its associations, triggers or expressions changed';
+    super(`run ${runId} was made by a different flow (${what}): recover it with the flow that made it, or start a new run with RunMode.restart`);
+  }
+}
+
+/** A store that cannot be used: unknown kind, damaged, or written by an unknown format. */
 export class StoreError extends EventorError {}
+
+/** A store folder that another run (in this process or another) holds open. */
+export class StoreLockedError extends StoreError {
+  constructor(
+    readonly location: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`store folder ${location} is held by another run (an open Eventor in this or another process): wait for it to finish or close it, or give this flow another store`, options);
+  }
+}
+
+/** A stored record of a format version this Eventor does not read. */
+export class StoreFormatError extends StoreError {}

@@ -19,6 +19,8 @@ export interface TaskRecord {
   attempts: number;
   result?: unknown;
   error?: ErrorRecord;
+  /** Set when a recovery replayed the task's earlier outcome instead of running it. */
+  skipped?: boolean;
   at: number;
 }
 
@@ -47,8 +49,11 @@ export interface DelayRecord {
   done: boolean;
 }
 
-/** Outcome of a run, as stored and listed. */
-export type RunStatus = 'running' | 'success' | 'failure' | 'stopped';
+/** Outcome of a run, as stored and listed; `waiting` ended a loop with delays still pending. */
+export type RunStatus = 'running' | 'waiting' | 'success' | 'failure' | 'stopped';
+
+/** Tasks of a run by status, as of its latest recovery. */
+export type TaskCounts = Partial<Record<TaskStatus, number>>;
 
 /** One run of a flow, with its recoveries counted. */
 export interface RunRecord {
@@ -57,9 +62,17 @@ export interface RunRecord {
   runId: string;
   name: string;
   startedAt: number;
+  /** The latest recovery: 0 for the first run, then 1, 2, ... */
   recovery: number;
   status: RunStatus;
   updatedAt: number;
+  /** Hash of the flow's structure: a recovery must come from the same flow. */
+  fingerprint: string;
+  /** For each recovery, the recovery it took up (-1 for the first run): a recovery sees its whole lineage. */
+  parents: number[];
+  steps: string[];
+  events: string[];
+  counts: TaskCounts;
 }
 
 /** Anything the runtime writes to a store. */

@@ -124,4 +124,5 @@ function validateRunConfig(config: RunConfig): void {
   if (typeof config.envvarPrefix !== 'string') throw new ConfigError('envvarPrefix', config.envvarPrefix, 'a string');
   if (!LOG_LEVELS.includes(config.logging.level)) throw new ConfigError('logging.level', config.logging.level, `one of ${LOG_LEVELS.join(', ')}`);
   checkBoolean(config.logging, 'console');
+  checkNumber(config, 'dayToKeepDb', 0);
 }

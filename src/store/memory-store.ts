@@ -1,33 +1,43 @@
-import type { RunRecord, StoreRecord, TaskRecord } from '../model/records.js';
-import { recordKey, type Store } from './store.js';
+import type { RunRecord, StoreRecord } from '../model/records.js';
+import { keyPrefix, recordKey, type RecoveryState, type Store } from './store.js';
 
 /** A store that keeps records in this process only: fast, and gone when the process ends. */
 export class MemoryStore implements Store {
   readonly location = ':memory:';
   readonly durable = false;
-  private readonly runs = new Map<string, RunRecord>();
-  private readonly tasks = new Map<string, Map<string, TaskRecord>>();
-  private readonly other = new Map<string, StoreRecord>();
+  private readonly records = new Map<string, StoreRecord>();
 
   async open(): Promise<void> {}
 
   write(records: readonly StoreRecord[]): void {
-    for (const record of records) {
-      if (record.kind === 'run') this.runs.set(record.runId, record);
-      else if (record.kind === 'task') {
-        let tasks = this.tasks.get(record.runId);
-        if (!tasks) this.tasks.set(record.runId, (tasks = new Map()));
-        tasks.set(`${record.step}\u0000${record.sequence}`, record);
-      } else this.other.set(recordKey(record), record);
-    }
+    for (const record of records) this.records.set(recordKey(record), record);
+  }
+
+  assertStorable(): void {
+    // Results stay in this process as they are.
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.records.get(`run\u0000${runId}`) as RunRecord | undefined;
   }
 
   async listRuns(): Promise<RunRecord[]> {
-    return [...this.runs.values()];
+    return [...this.records.values()].filter((record): record is RunRecord => record.kind === 'run');
   }
 
-  async listTasks(runId: string): Promise<TaskRecord[]> {
-    return [...(this.tasks.get(runId)?.values() ?? [])];
+  async loadRecovery(runId: string, recovery: number): Promise<RecoveryState> {
+    const state: RecoveryState = { tasks: [], events: [], delays: [] };
+    const prefixes = { task: keyPrefix('task', runId, recovery), event: keyPrefix('event', runId, recovery), delay: keyPrefix('delay', runId, recovery) };
+    for (const [key, record] of this.records) {
+      if (record.kind === 'task' && key.startsWith(prefixes.task)) state.tasks.push(record);
+      else if (record.kind === 'event' && key.startsWith(prefixes.event)) state.events.push(record);
+      else if (record.kind === 'delay' && key.startsWith(prefixes.delay)) state.delays.push(record);
+    }
+    return state;
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    for (const [key, record] of this.records) if (record.runId === runId) this.records.delete(key);
   }
 
   async close(): Promise<void> {}
