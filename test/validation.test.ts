@@ -341,7 +341,7 @@ function plainFlow(): FlowSpec {
     steps: [{ name: 's1', func: () => 1, args: [], triggers: { success: ['done'] }, recovery: {}, config: {} }],
     assocs: [{ event: 'start', targets: [{ kind: 'step', name: 's1' }], delay: 0 }],
     triggers: [{ event: 'start', sequence: '1' }],
-    config: { maxConcurrent: 0, stopOnException: true, envvarPrefix: 'EVENTOR_', logging: { level: 'info', console: false } },
+    config: { maxConcurrent: 0, stopOnException: true, envvarPrefix: 'EVENTOR_', logging: { level: 'info', console: false }, dayToKeepDb: 0 },
   };
 }
 
