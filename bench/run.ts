@@ -1,6 +1,11 @@
 // `npm run bench`: the core's speed and memory beside bare baselines run in the same process.
 // Prints a table, then one JSON line of figures. Run with --expose-gc for the heap row.
-import { Eventor, StepStatus } from '../dist/index.js';
+import { ClassicLevel } from 'classic-level';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Eventor, RunMode, StepStatus } from '../dist/index.js';
+import { encode } from '../dist/store/codec.js';
 
 const quiet = { logging: { console: false } } as const;
 const noop = async () => {};
@@ -16,9 +21,15 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
+const scratch = mkdtempSync(join(tmpdir(), 'eventor-bench-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+let folders = 0;
+/** A fresh LevelDB folder for one measured run. */
+const newFolder = () => join(scratch, `db-${folders++}`);
+
 /** A chain: each step's success triggers the event that starts the next. */
-function chainFlow(length: number): Eventor {
-  const ev = new Eventor({ name: 'bench-chain', store: ':memory:', config: quiet });
+function chainFlow(length: number, store = ':memory:'): Eventor {
+  const ev = new Eventor({ name: 'bench-chain', store, config: quiet });
   const events = Array.from({ length }, (_, i) => ev.addEvent(`e${i}`));
   for (let i = 0; i < length; i++) {
     const triggers = i + 1 < length ? { [StepStatus.success]: [events[i + 1]] } : {};
@@ -29,8 +40,8 @@ function chainFlow(length: number): Eventor {
 }
 
 /** A fan-out: one event starts `width` steps at once. */
-function fanOutFlow(width: number): Eventor {
-  const ev = new Eventor({ name: 'bench-fanout', store: ':memory:', config: quiet });
+function fanOutFlow(width: number, store = ':memory:'): Eventor {
+  const ev = new Eventor({ name: 'bench-fanout', store, config: quiet });
   const go = ev.addEvent('go');
   ev.addAssoc(go, ...Array.from({ length: width }, (_, i) => ev.addStep(`s${i}`, { func: noop })));
   ev.triggerEvent(go, 1);
@@ -98,13 +109,99 @@ async function heapRow(count: number) {
   return { ours, bare };
 }
 
+/** A record shaped like the ones Eventor writes, for the hand-written LevelDB baselines. */
+function record(kind: string, step: string, status: string) {
+  return encode({ v: 1, kind, runId: '20261123T000000.000-000000', recovery: 0, step, sequence: '1', status, attempts: 1, at: Date.now() });
+}
+
+/** The same chain by hand on LevelDB: per step, one awaited batch of the four records Eventor writes. */
+async function bareLevelChain(length: number): Promise<void> {
+  const db = new ClassicLevel<string, Uint8Array>(newFolder(), { valueEncoding: 'view' });
+  await db.open();
+  for (let i = 0; i < length; i++) {
+    const step = `s${i}`;
+    await db.batch(['event', 'ready', 'active', 'success'].map((status) => ({ type: 'put' as const, key: `${step}\u0000${status}`, value: record('task', step, status) })));
+    await noop();
+  }
+  await db.close();
+}
+
+async function levelChainRow(length: number, repeats: number) {
+  const ours: number[] = [];
+  const bare: number[] = [];
+  for (let r = -WARMUP; r < repeats; r++) {
+    const ev = chainFlow(length, newFolder());
+    ours.push((await time(() => runFlow(ev))) * 1000 / length);
+    bare.push((await time(() => bareLevelChain(length))) * 1000 / length);
+  }
+  return { ours: median(ours.slice(WARMUP)), bare: median(bare.slice(WARMUP)) };
+}
+
+/** The same fan-out by hand on LevelDB: a batch of ready and active records, the tasks, a batch of results. */
+async function bareLevelFanOut(width: number): Promise<void> {
+  const db = new ClassicLevel<string, Uint8Array>(newFolder(), { valueEncoding: 'view' });
+  await db.open();
+  const keys = Array.from({ length: width }, (_, i) => `s${i}`);
+  await db.batch(keys.map((step) => ({ type: 'put' as const, key: step, value: record('task', step, 'active') })));
+  await Promise.all(keys.map(() => noop()));
+  await db.batch(keys.map((step) => ({ type: 'put' as const, key: step, value: record('task', step, 'success') })));
+  await db.close();
+}
+
+async function levelFanOutRow(width: number, repeats: number) {
+  const ours: number[] = [];
+  const bare: number[] = [];
+  for (let r = -WARMUP; r < repeats; r++) {
+    const ev = fanOutFlow(width, newFolder());
+    ours.push(width / ((await time(() => runFlow(ev))) / 1000));
+    bare.push(width / ((await time(() => bareLevelFanOut(width))) / 1000));
+  }
+  return { ours: median(ours.slice(WARMUP)), bare: median(bare.slice(WARMUP)) };
+}
+
+/** One step over `count` sequences: the shape of a batch job over many files. */
+function sequencesFlow(count: number, store: string, runMode: RunMode): Eventor {
+  const ev = new Eventor({ name: 'bench-recovery', store, runMode, config: quiet });
+  const go = ev.addEvent('go');
+  ev.addAssoc(go, ev.addStep('work', { func: noop }));
+  for (let i = 1; i <= count; i++) ev.triggerEvent(go, i);
+  return ev;
+}
+
+/** Recovering a finished run of `count` tasks: every task is skipped, and its skip recorded. */
+async function recoveryRow(count: number, repeats: number) {
+  const ours: number[] = [];
+  const bare: number[] = [];
+  for (let r = -1; r < repeats; r++) {
+    const folder = newFolder();
+    await runFlow(sequencesFlow(count, folder, RunMode.restart));
+    ours.push(await time(() => runFlow(sequencesFlow(count, folder, RunMode.recover))));
+    // By hand: read every task record of the run back, and write each again as skipped.
+    bare.push(await time(async () => {
+      const db = new ClassicLevel<string, Uint8Array>(folder, { valueEncoding: 'view' });
+      await db.open();
+      const skipped = [];
+      for await (const [key, value] of db.iterator({ gte: 'task\u0000', lt: 'task\u0000\uffff' })) skipped.push({ type: 'put' as const, key: `${key}+`, value });
+      await db.batch(skipped);
+      await db.close();
+    }));
+  }
+  return { ours: median(ours.slice(1)), bare: median(bare.slice(1)) };
+}
+
 const rows: { name: string; unit: string; ours: number; bare: number; target: string; better: 'lower' | 'higher' }[] = [];
 const chain = await chainRow(1000, 5);
-rows.push({ name: 'chain of 1,000 no-op steps', unit: 'µs/step', ...chain, target: '≤ 40', better: 'lower' });
+rows.push({ name: 'memory: chain of 1,000 no-op steps', unit: 'µs/step', ...chain, target: '≤ 40', better: 'lower' });
 const fanOut = await fanOutRow(10_000, 5);
-rows.push({ name: 'fan-out of 10,000 tasks', unit: 'tasks/s', ...fanOut, target: '≥ 50,000', better: 'higher' });
+rows.push({ name: 'memory: fan-out of 10,000 tasks', unit: 'tasks/s', ...fanOut, target: '≥ 50,000', better: 'higher' });
 const heap = await heapRow(10_000);
-rows.push({ name: 'heap kept per finished task', unit: 'bytes', ...heap, target: '≤ 1,024', better: 'lower' });
+rows.push({ name: 'memory: heap kept per finished task', unit: 'bytes', ...heap, target: '≤ 1,024', better: 'lower' });
+const levelChain = await levelChainRow(1000, 5);
+rows.push({ name: 'LevelDB: chain of 1,000 no-op steps', unit: 'µs/step', ...levelChain, target: '≤ 120', better: 'lower' });
+const levelFanOut = await levelFanOutRow(10_000, 5);
+rows.push({ name: 'LevelDB: fan-out of 10,000 tasks', unit: 'tasks/s', ...levelFanOut, target: '≥ 30,000', better: 'higher' });
+const recovery = await recoveryRow(10_000, 3);
+rows.push({ name: 'LevelDB: recover a finished 10,000-task run', unit: 'ms', ...recovery, target: '≤ 500', better: 'lower' });
 
 const fmt = (n: number) => (n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 const header = ['row', 'unit', 'eventor', 'bare baseline', 'ratio', 'target'];
@@ -115,11 +212,16 @@ console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of table) console.log(line(r));
 console.log(JSON.stringify({
-  store: 'memory',
   chain_us_per_step: +chain.ours.toFixed(2),
   chain_baseline_us_per_step: +chain.bare.toFixed(2),
   fanout_tasks_per_s: Math.round(fanOut.ours),
   fanout_baseline_tasks_per_s: Math.round(fanOut.bare),
   heap_bytes_per_task: Math.round(heap.ours),
   heap_baseline_bytes_per_task: Math.round(heap.bare),
+  level_chain_us_per_step: +levelChain.ours.toFixed(2),
+  level_chain_baseline_us_per_step: +levelChain.bare.toFixed(2),
+  level_fanout_tasks_per_s: Math.round(levelFanOut.ours),
+  level_fanout_baseline_tasks_per_s: Math.round(levelFanOut.bare),
+  level_recovery_10k_ms: +recovery.ours.toFixed(1),
+  level_recovery_10k_baseline_ms: +recovery.bare.toFixed(1),
 }));

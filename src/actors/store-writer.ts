@@ -2,13 +2,17 @@ import type { StoreRecord } from '../model/records.js';
 import type { Store } from '../store/store.js';
 
 /**
- * Gathers the records of one turn of the event loop and writes them as one batch.
- * `flush` returns a promise only when there is a write to wait for, so that a store that
- * writes synchronously costs no extra turn.
+ * Gathers the records of one turn of the event loop and writes them as one batch, one batch
+ * after the other. A store that keeps nothing (memory) is written at once: there is nothing
+ * to wait for, and so no turn to lose.
  */
 export class StoreWriter {
   private pending: StoreRecord[] = [];
-  private scheduled = false;
+  /** Resolves when the batch now being gathered is written. */
+  private pendingWritten: Promise<void> | undefined;
+  private resolvePending: (() => void) | undefined;
+  private rejectPending: ((error: unknown) => void) | undefined;
+  /** The batch being written, if any: the next one waits for it. */
   private inFlight: Promise<void> | undefined;
   private failure: unknown;
 
@@ -18,47 +22,59 @@ export class StoreWriter {
   ) {}
 
   add(record: StoreRecord): void {
-    this.pending.push(record);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => void this.flush());
+    if (!this.store.durable) {
+      this.store.write([record]);
+      return;
     }
+    this.pending.push(record);
+    if (this.pending.length === 1) queueMicrotask(() => this.writePending());
   }
 
-  /** Writes what is pending; resolves when it, and any earlier write, is in the store. */
-  flush(): Promise<void> | undefined {
-    this.scheduled = false;
-    if (this.failure) return Promise.reject(this.failure);
+  /**
+   * A promise that resolves once every record added so far is in the store, or undefined when
+   * they already are. Recovery relies on awaiting it before a task's code starts.
+   */
+  written(): Promise<void> | undefined {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.pending.length === 0) return this.inFlight;
+    this.pendingWritten ??= new Promise<void>((resolve, reject) => {
+      this.resolvePending = resolve;
+      this.rejectPending = reject;
+    });
+    return this.pendingWritten;
+  }
+
+  /** Writes what is pending now, without waiting for the end of the turn. */
+  flush(): Promise<void> | undefined {
+    this.writePending();
+    return this.written();
+  }
+
+  private writePending(): void {
+    if (this.pending.length === 0) return;
     const batch = this.pending;
+    const resolve = this.resolvePending;
+    const reject = this.rejectPending;
     this.pending = [];
+    this.pendingWritten = this.resolvePending = this.rejectPending = undefined;
     const previous = this.inFlight;
-    const write = async () => {
+    const write = (async () => {
       if (previous) await previous;
       await this.store.write(batch);
-    };
-    if (!previous) {
-      const result = this.store.write(batch);
-      if (!result) return undefined;
-      this.inFlight = this.track(result);
-    } else {
-      this.inFlight = this.track(write());
-    }
-    return this.inFlight;
-  }
-
-  private track(write: Promise<void>): Promise<void> {
+    })();
     const tracked = write.then(
       () => {
         if (this.inFlight === tracked) this.inFlight = undefined;
+        resolve?.();
       },
       (error: unknown) => {
-        this.failure = error;
+        this.failure ??= error;
+        reject?.(error);
         this.onError(error);
         throw error;
       },
     );
     tracked.catch(() => {});
-    return tracked;
+    this.inFlight = tracked;
   }
 }

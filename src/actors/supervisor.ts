@@ -364,7 +364,7 @@ export class Supervisor {
 
   private async execute(task: LiveTask): Promise<void> {
     // Recovery depends on this order: a task is on record as active before its code starts.
-    const persisted = this.writer.flush();
+    const persisted = this.writer.written();
     if (persisted) await persisted;
     const executor = this.options.executors.get(task.plan.executor) as Executor;
     let outcome: TaskEvent;

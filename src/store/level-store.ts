@@ -43,7 +43,12 @@ export class LevelStore implements Store {
   }
 
   write(records: readonly StoreRecord[]): Promise<void> {
-    return this.db.batch(records.map((record) => ({ type: 'put' as const, key: recordKey(record), value: encode(record) })));
+    // A task that became ready and started in the same turn is written once, as active.
+    const latest = new Map<string, StoreRecord>();
+    for (const record of records) latest.set(recordKey(record), record);
+    const operations = [];
+    for (const [key, record] of latest) operations.push({ type: 'put' as const, key, value: encode(record) });
+    return this.db.batch(operations);
   }
 
   assertStorable(value: unknown): void {

@@ -1,16 +1,35 @@
-import type { RunRecord, StoreRecord } from '../model/records.js';
-import { keyPrefix, recordKey, type RecoveryState, type Store } from './store.js';
+import type { DelayRecord, EventRecord, RunRecord, StoreRecord, TaskRecord } from '../model/records.js';
+import type { RecoveryState, Store } from './store.js';
+
+/** The records of one recovery of a run, each kind by its own key. */
+interface Bucket {
+  tasks: Map<string, TaskRecord>;
+  events: Map<string, EventRecord>;
+  delays: Map<string, DelayRecord>;
+}
 
 /** A store that keeps records in this process only: fast, and gone when the process ends. */
 export class MemoryStore implements Store {
   readonly location = ':memory:';
   readonly durable = false;
-  private readonly records = new Map<string, StoreRecord>();
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly buckets = new Map<string, Map<number, Bucket>>();
+  /** The bucket written last: nearly every write goes to the same one. */
+  private last: { runId: string; recovery: number; bucket: Bucket } | undefined;
 
   async open(): Promise<void> {}
 
   write(records: readonly StoreRecord[]): void {
-    for (const record of records) this.records.set(recordKey(record), record);
+    for (const record of records) {
+      if (record.kind === 'run') {
+        this.runs.set(record.runId, record);
+        continue;
+      }
+      const bucket = this.bucket(record.runId, record.recovery);
+      if (record.kind === 'task') bucket.tasks.set(`${record.step}\u0000${record.sequence}`, record);
+      else if (record.kind === 'event') bucket.events.set(`${record.event}\u0000${record.sequence}`, record);
+      else bucket.delays.set(`${record.event}\u0000${record.sequence}\u0000${record.dueAt}`, record);
+    }
   }
 
   assertStorable(): void {
@@ -18,27 +37,33 @@ export class MemoryStore implements Store {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    return this.records.get(`run\u0000${runId}`) as RunRecord | undefined;
+    return this.runs.get(runId);
   }
 
   async listRuns(): Promise<RunRecord[]> {
-    return [...this.records.values()].filter((record): record is RunRecord => record.kind === 'run');
+    return [...this.runs.values()];
   }
 
   async loadRecovery(runId: string, recovery: number): Promise<RecoveryState> {
-    const state: RecoveryState = { tasks: [], events: [], delays: [] };
-    const prefixes = { task: keyPrefix('task', runId, recovery), event: keyPrefix('event', runId, recovery), delay: keyPrefix('delay', runId, recovery) };
-    for (const [key, record] of this.records) {
-      if (record.kind === 'task' && key.startsWith(prefixes.task)) state.tasks.push(record);
-      else if (record.kind === 'event' && key.startsWith(prefixes.event)) state.events.push(record);
-      else if (record.kind === 'delay' && key.startsWith(prefixes.delay)) state.delays.push(record);
-    }
-    return state;
+    const bucket = this.buckets.get(runId)?.get(recovery);
+    return { tasks: [...(bucket?.tasks.values() ?? [])], events: [...(bucket?.events.values() ?? [])], delays: [...(bucket?.delays.values() ?? [])] };
   }
 
   async deleteRun(runId: string): Promise<void> {
-    for (const [key, record] of this.records) if (record.runId === runId) this.records.delete(key);
+    this.runs.delete(runId);
+    this.buckets.delete(runId);
+    if (this.last?.runId === runId) this.last = undefined;
   }
 
   async close(): Promise<void> {}
+
+  private bucket(runId: string, recovery: number): Bucket {
+    if (this.last && this.last.runId === runId && this.last.recovery === recovery) return this.last.bucket;
+    let byRecovery = this.buckets.get(runId);
+    if (!byRecovery) this.buckets.set(runId, (byRecovery = new Map()));
+    let bucket = byRecovery.get(recovery);
+    if (!bucket) byRecovery.set(recovery, (bucket = { tasks: new Map(), events: new Map(), delays: new Map() }));
+    this.last = { runId, recovery, bucket };
+    return bucket;
+  }
 }
