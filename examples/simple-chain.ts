@@ -9,7 +9,8 @@ function prog(progname: string): string {
 }
 
 export default function build(): Eventor {
-  const ev = new Eventor({ name: 'simple-chain', store: ':memory:' });
+  // No store given: runs are kept in the LevelDB folder .eventor/simple-chain, ready for a recovery.
+  const ev = new Eventor({ name: 'simple-chain' });
 
   const ev1s = ev.addEvent('run_step1');
   const ev2s = ev.addEvent('run_step2');

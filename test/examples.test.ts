@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventor, root, taskLine } from './cli-helpers.js';
 
-/** Runs an example file by itself, as `npx tsx examples/<file>` would. */
-function runAlone(file: string) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', `examples/${file}`], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+/** Runs an example file by itself, as `npx tsx examples/<file>` would, in a fresh folder. */
+function runAlone(file: string, ...args: string[]) {
+  const cwd = mkdtempSync(join(tmpdir(), 'eventor-example-'));
+  const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'examples', file), ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr, cwd };
 }
 
 /** The position of the first line matching `pattern`, failing when there is none. */
@@ -17,7 +21,8 @@ function lineIndex(output: string, pattern: RegExp): number {
 }
 
 test('the simple chain runs s1, s2, s3 in order through eventor run, in the seed log format', () => {
-  const { code, stderr } = eventor('run', 'examples/simple-chain.ts');
+  const { code, stderr, cwd } = eventor('run', 'examples/simple-chain.ts');
+  assert.ok(existsSync(join(cwd, '.eventor', 'simple-chain', 'CURRENT')), 'the run is kept in the default LevelDB folder');
   assert.equal(code, 0, stderr);
   const done = ['s1', 's2', 's3'].map((step) => lineIndex(stderr, taskLine(step, '1', `[ Step ${step}/1 ] Completed, status: success ]`)));
   assert.deepEqual([...done].sort((a, b) => a - b), done);
@@ -66,3 +71,25 @@ for (const file of ['simple-chain.ts', 'and-or-join.ts', 'delayed.ts']) {
     assert.match(stderr, /Processing finished with: success/);
   });
 }
+
+test('the recovery example fails in s2, then its recovery skips s1 and runs only s2 and s3', () => {
+  const { code, stdout, stderr } = runAlone('recovery.ts');
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(stdout.trim().split('\n'), ['first run: false', 'recovery: true']);
+  const [first, recovery] = stderr.split(/(?=^.*Recovering \(recovery 1\) run)/m);
+  assert.ok(recovery, stderr);
+  assert.match(first, /RangeError: math domain error/);
+  assert.equal(recovery.match(/square of 3 is 9/g), null, 's1 does not run again');
+  assert.match(recovery, taskLine('s1', '3', '[ Step s1/3 ] Skipped: success in recovery 0, outcome kept'));
+  assert.match(recovery, taskLine('s2', '3', 'square root of 9 is 3'));
+  assert.match(recovery, taskLine('s3', '3', 'dividing 9 by 3 is 3'));
+});
+
+test('the delay example runs each step once over several continue passes', () => {
+  const { code, stdout, stderr } = runAlone('delay-continue.ts', '0.3', '0.1');
+  assert.equal(code, 0, stderr);
+  const passes = Number(/done in (\d+) passes/.exec(stdout)?.[1]);
+  assert.ok(passes >= 3, `passes: ${passes}`);
+  for (const prog of ['prog1', 'prog2', 'prog3']) assert.equal(stderr.match(new RegExp(`doing what ${prog} is doing`, 'g'))?.length, 1, prog);
+  assert.match(stderr, taskLine('s2', '1', 'EVENTOR_STEP_SEQUENCE: 1'));
+});
