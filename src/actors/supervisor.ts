@@ -153,8 +153,11 @@ export class Supervisor {
     });
   }
 
-  /** Runs until nothing is ready, active or (unless `maxLoops` ends it) waiting on a delay. */
-  run(maxLoops: number): Promise<boolean> {
+  /**
+   * Runs until nothing is ready, active or (unless `maxLoops` ends it) waiting on a delay,
+   * first firing `triggers`: inside the run, so that a failure they replay counts in it.
+   */
+  run(maxLoops: number, triggers: readonly { event: string; sequence: Sequence }[] = []): Promise<boolean> {
     if (this.session) return Promise.reject(new EventorError('run() was called while the same Eventor is already running: await the first run() before calling it again'));
     let resolve!: (ok: boolean) => void;
     let reject!: (error: unknown) => void;
@@ -169,6 +172,7 @@ export class Supervisor {
     this.session = { maxLoops: maxLoops > 0 ? maxLoops : Infinity, loops: 0, busy: true, resolve, reject, ended };
     this.lifecycle.send({ type: 'run' });
     this.recordRun('running');
+    for (const { event, sequence } of triggers) this.trigger(event, sequence);
     this.releaseDue(Date.now());
     this.pump();
     this.checkSettled();
@@ -201,6 +205,8 @@ export class Supervisor {
       const key = taskKey(record.step, record.sequence);
       if (isFinal(record.status)) {
         this.finished.set(key, record.status);
+        // A failure nothing handled still counts: continuing does not make a failed run succeed.
+        if (record.status === 'failure') this.lifecycle.send({ type: 'failure', handled: plan.handlesFailure, stop: plan.stopOnException, step: record.step, sequence: record.sequence });
         continue;
       }
       const task = this.spawnTask(plan, record.sequence, record.status === 'waiting' ? record.dueAt : undefined);

@@ -213,8 +213,7 @@ export class Eventor {
   async run(options: RunOptions = {}): Promise<boolean> {
     if (this.closed) throw new ClosedError(`Eventor '${this.name}' is closed: make a new one to run again`);
     const supervisor = await this.prepare();
-    for (const { event, sequence } of this.pendingTriggers.splice(0)) supervisor.trigger(event, sequence);
-    return supervisor.run(options.maxLoops ?? 0);
+    return supervisor.run(options.maxLoops ?? 0, this.pendingTriggers.splice(0));
   }
 
   /**
@@ -240,9 +239,12 @@ export class Eventor {
     if (typeof olderThanDays !== 'number' || !(olderThanDays >= 0)) throw new ConfigError('olderThanDays', olderThanDays, 'a number of days, 0 or more');
     await this.openStore();
     const cutoff = Date.now() - olderThanDays * 86_400_000;
+    const runs = await this.store.listRuns();
+    // Never the run this Eventor runs or is about to take up.
+    const kept = this.resolvedRunId || (this.mode === RunMode.restart ? '' : (this.options.runId ?? latestRun(runs)?.runId ?? ''));
     const deleted: string[] = [];
-    for (const run of await this.store.listRuns()) {
-      if (run.startedAt >= cutoff || run.runId === this.resolvedRunId) continue;
+    for (const run of runs) {
+      if (run.startedAt >= cutoff || run.runId === kept) continue;
       await this.store.deleteRun(run.runId);
       deleted.push(run.runId);
     }
@@ -388,7 +390,7 @@ export class Eventor {
     }
     if (this.mode === RunMode.continue) {
       const restore = await this.store.loadRecovery(stored.runId, stored.recovery);
-      const parent = stored.parents[stored.recovery] ?? -1;
+      const parent = stored.parents?.[stored.recovery] ?? stored.recovery - 1;
       return { run: { ...stored, status: 'running' }, restore, replay: parent >= 0 ? await this.lineageTasks(stored, parent) : undefined };
     }
     const from = this.options.recoveryRun ?? stored.recovery;
@@ -396,7 +398,8 @@ export class Eventor {
       throw new RunNotFoundError(`run ${stored.runId} has no recovery ${from}: its recoveries are 0 to ${stored.recovery}; leave recoveryRun out to take the latest`);
     }
     const replay = await this.lineageTasks(stored, from);
-    return { run: { ...stored, recovery: stored.recovery + 1, parents: [...stored.parents, from], status: 'running' }, replay };
+    const parents = stored.parents ?? Array.from({ length: stored.recovery + 1 }, (_, recovery) => recovery - 1);
+    return { run: { ...stored, recovery: stored.recovery + 1, parents: [...parents, from], status: 'running' }, replay };
   }
 
   /**
@@ -406,7 +409,7 @@ export class Eventor {
    */
   private async lineageTasks(run: RunRecord, recovery: number): Promise<Map<string, TaskRecord>> {
     const lineage: number[] = [];
-    for (let at = recovery; at >= 0 && !lineage.includes(at); at = run.parents[at] ?? at - 1) lineage.unshift(at);
+    for (let at = recovery; at >= 0 && !lineage.includes(at); at = run.parents?.[at] ?? at - 1) lineage.unshift(at);
     const tasks = new Map<string, TaskRecord>();
     for (const at of lineage) {
       for (const task of (await this.store.loadRecovery(run.runId, at)).tasks) tasks.set(taskKey(task.step, task.sequence), task);

@@ -27,6 +27,7 @@ export const supervisorMachine = setup({
     stopsRun: ({ event }) => event.type === 'failure' && !event.handled && event.stop,
   },
   actions: {
+    recordStop: assign({ stopReason: ({ event }) => (event.type === 'failure' ? `step ${event.step}/${event.sequence} failed` : undefined) }),
     countFailure: assign({
       unhandledFailures: ({ context, event }) => context.unhandledFailures + (event.type === 'failure' && !event.handled ? 1 : 0),
     }),
@@ -36,14 +37,20 @@ export const supervisorMachine = setup({
   context: { unhandledFailures: 0 },
   initial: 'idle',
   states: {
-    idle: { on: { run: 'running' } },
+    idle: {
+      on: {
+        run: 'running',
+        // A recovery may replay a failure before its run() starts: it counts, and may stop the run.
+        failure: [{ guard: 'stopsRun', target: 'stopped', actions: ['countFailure', 'recordStop'] }, { actions: 'countFailure' }],
+      },
+    },
     running: {
       on: {
         failure: [
           {
             guard: 'stopsRun',
             target: 'stopping',
-            actions: ['countFailure', assign({ stopReason: ({ event }) => (event.type === 'failure' ? `step ${event.step}/${event.sequence} failed` : undefined) })],
+            actions: ['countFailure', 'recordStop'],
           },
           { actions: 'countFailure' },
         ],

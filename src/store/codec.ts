@@ -2,9 +2,10 @@ import { Packr } from 'msgpackr';
 import { StoreFormatError } from '../model/errors.js';
 import { RECORD_VERSION, type StoreRecord } from '../model/records.js';
 
-// Plain maps rather than msgpackr's shared record structures: every value decodes on its own,
-// so a store stays readable by a process that never saw the structures that wrote it.
-const packr = new Packr({ useRecords: false, moreTypes: true });
+// Objects go as msgpackr records whose structure travels with each value (no shared structures
+// to keep), so a store stays readable by a process that never saw what wrote it; msgpack maps
+// are then free to mean Map, so a step's Map result comes back a Map.
+const packr = new Packr({ mapsAsObjects: false, moreTypes: true });
 
 /** Encodes a record or any value for a store or a message. */
 export function encode(value: unknown): Uint8Array {

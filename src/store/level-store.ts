@@ -25,21 +25,28 @@ function openError(error: unknown, location: string): Error {
 export class LevelStore implements Store {
   readonly durable = true;
   readonly location: string;
-  private readonly db: Db;
+  private opened: Db | undefined;
 
   constructor(folder: string) {
     this.location = resolve(folder);
-    this.db = new ClassicLevel<string, Uint8Array>(this.location, { keyEncoding: 'utf8', valueEncoding: 'view' });
   }
 
+  /** Opens the folder; only now, since classic-level takes the folder's lock as soon as it exists. */
   async open(): Promise<void> {
-    if (this.db.status === 'open') return;
+    if (this.opened) return;
+    const db = new ClassicLevel<string, Uint8Array>(this.location, { keyEncoding: 'utf8', valueEncoding: 'view' });
     try {
       mkdirSync(this.location, { recursive: true });
-      await this.db.open({ createIfMissing: true });
+      await db.open({ createIfMissing: true });
     } catch (error) {
       throw openError(error, this.location);
     }
+    this.opened = db;
+  }
+
+  private get db(): Db {
+    if (!this.opened) throw new StoreError(`store folder ${this.location} is not open: call open() first`);
+    return this.opened;
   }
 
   write(records: readonly StoreRecord[]): Promise<void> {
@@ -83,7 +90,9 @@ export class LevelStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    const db = this.opened;
+    this.opened = undefined;
+    await db?.close();
   }
 
   private async scan(prefix: string): Promise<StoreRecord[]> {
