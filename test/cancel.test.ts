@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CancelledError, ConfigError, currentStep, StepStatus, UnknownNameError } from '../src/index.js';
+import { CancelledError, currentStep, StepStatus, UnknownNameError } from '../src/index.js';
 import { LIMIT, Recorder, deferred, errorOf, makeEventor, sleep } from './helpers.js';
 
 test('cancel() starts no new task, aborts the running step\'s signal, and run() resolves false', LIMIT, async (t) => {
@@ -76,17 +76,3 @@ test('a bare name that is neither a step nor an event is refused naming both kin
   assert.ok(error instanceof UnknownNameError);
   assert.match((error as Error).message, /names step or event 'typo'.*addStep or addEvent/);
 });
-
-for (const key of ['timeout', 'retries', 'retryDelay'] as const) {
-  test(`a step config ${key} is refused until this version can honour it, and nothing runs`, LIMIT, async (t) => {
-    const ev = makeEventor(t);
-    const go = ev.addEvent('go');
-    let ran = false;
-    ev.addAssoc(go, ev.addStep('s', { func: () => (ran = true), config: { [key]: 1 } }));
-    ev.triggerEvent(go, 1);
-    const error = await errorOf(() => ev.run());
-    assert.ok(error instanceof ConfigError);
-    assert.match((error as Error).message, new RegExp(`step 's' config ${key}`));
-    assert.equal(ran, false);
-  });
-}

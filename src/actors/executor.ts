@@ -4,9 +4,26 @@ import type { StepContext } from './step-context.js';
 /** One task handed to an executor: the step's spec and the context its code sees. */
 export interface TaskRun {
   readonly step: StepSpec;
+  /** What `currentStep()` gives; its `signal` aborts at the timeout (reason StepTimeoutError) or on cancel. */
   readonly context: StepContext;
   /** Prefix of the environment variables the step sees. */
   readonly envvarPrefix: string;
+  /** Whether the task has a timeout, so that an executor knows to watch `context.signal` for it. */
+  readonly timeoutMs?: number;
+  /** Milliseconds between SIGTERM and SIGKILL when a program or process is stopped. */
+  readonly killGraceMs: number;
+}
+
+/** The environment variables that tell a step who it is: `${prefix}STEP_NAME` and the others. */
+export function stepEnvironment(task: TaskRun): Record<string, string> {
+  const { context, envvarPrefix: prefix } = task;
+  return {
+    [`${prefix}STEP_NAME`]: context.name,
+    [`${prefix}STEP_SEQUENCE`]: context.sequence,
+    [`${prefix}STEP_RECOVERY`]: String(context.recovery),
+    [`${prefix}LOGGER_NAME`]: context.logger.name,
+    [`${prefix}RUN_ID`]: context.runId,
+  };
 }
 
 /**
@@ -20,9 +37,9 @@ export interface Executor {
 }
 
 /** The executor a step uses when its config names none: by the kind of code it has. */
-export function defaultExecutorKind(step: StepSpec): string {
+export function defaultExecutorKind(step: StepSpec, moduleDefault = 'process'): string {
   if (step.config.executor) return step.config.executor;
   if (step.func) return 'inline';
   if (step.command !== undefined) return 'command';
-  return 'process';
+  return moduleDefault;
 }

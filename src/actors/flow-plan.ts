@@ -1,3 +1,4 @@
+import { resolveRunConfig, type RunConfig } from '../model/config.js';
 import { exprEvents } from '../model/expr.js';
 import type { AssocSpec, EventSpec, FlowSpec, StepSpec } from '../model/spec.js';
 import type { StepStatus, TaskStatus } from '../model/status.js';
@@ -14,11 +15,18 @@ export interface StepPlan {
   readonly stopOnException: boolean;
   readonly maxConcurrent: number;
   readonly executor: string;
+  /** The step's timeout in ms, if it has one. */
+  readonly timeoutMs?: number;
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  readonly retryBackoff: number;
 }
 
 /** A FlowSpec indexed for running: by name, by event, by dependency. */
 export interface FlowPlan {
   readonly spec: FlowSpec;
+  /** The run settings, defaults filled in. */
+  readonly config: RunConfig;
   readonly events: ReadonlyMap<string, EventSpec>;
   readonly steps: ReadonlyMap<string, StepPlan>;
   readonly assocs: ReadonlyMap<string, readonly AssocSpec[]>;
@@ -34,6 +42,7 @@ export function limitOf(value: number | undefined): number {
 
 /** Indexes a validated FlowSpec. */
 export function planFlow(spec: FlowSpec): FlowPlan {
+  const config = resolveRunConfig(spec.config);
   const steps = new Map<string, StepPlan>();
   for (const step of spec.steps) {
     const on = (status: StepStatus) => step.triggers[status] ?? [];
@@ -42,16 +51,21 @@ export function planFlow(spec: FlowSpec): FlowPlan {
       spec: step,
       name: step.name,
       triggers: {
-        waiting: on('waiting'),
+        waiting: [],
+        retrying: [],
         ready: on('ready'),
         active: on('active'),
         success: [...on('success'), ...on('complete')],
         failure,
       },
       handlesFailure: failure.length > 0,
-      stopOnException: step.config.stopOnException ?? spec.config.stopOnException,
+      stopOnException: step.config.stopOnException ?? config.stopOnException,
       maxConcurrent: limitOf(step.config.maxConcurrent),
-      executor: defaultExecutorKind(step),
+      executor: defaultExecutorKind(step, config.executor),
+      timeoutMs: step.config.timeout === undefined || step.config.timeout <= 0 ? undefined : step.config.timeout * 1000,
+      retries: step.config.retries ?? 0,
+      retryDelayMs: (step.config.retryDelay ?? 0) * 1000,
+      retryBackoff: step.config.retryBackoff ?? 1,
     });
   }
   const assocs = new Map<string, AssocSpec[]>();
@@ -70,5 +84,5 @@ export function planFlow(spec: FlowSpec): FlowPlan {
     }
   }
   const events = new Map(spec.events.map((event) => [event.name, event]));
-  return { spec, events, steps, assocs, dependents, maxConcurrent: limitOf(spec.config.maxConcurrent) };
+  return { spec, config, events, steps, assocs, dependents, maxConcurrent: limitOf(config.maxConcurrent) };
 }

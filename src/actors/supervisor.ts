@@ -2,7 +2,7 @@ import { createActor, type Actor } from 'xstate';
 import { eventLogic } from '../machines/event.machine.js';
 import { supervisorMachine } from '../machines/supervisor.machine.js';
 import { taskMachine, type TaskEvent } from '../machines/task.machine.js';
-import { CancelledError, EventorError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
+import { CancelledError, EventorError, StepTimeoutError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
 import { RECORD_VERSION, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
 import type { Sequence } from '../model/spec.js';
 import { StepReplay, isFinal, type TaskStatus } from '../model/status.js';
@@ -209,8 +209,9 @@ export class Supervisor {
         if (record.status === 'failure') this.lifecycle.send({ type: 'failure', handled: plan.handlesFailure, stop: plan.stopOnException, step: record.step, sequence: record.sequence });
         continue;
       }
-      const task = this.spawnTask(plan, record.sequence, record.status === 'waiting' ? record.dueAt : undefined);
-      if (record.status === 'waiting') this.due.push({ dueAt: record.dueAt as number, task });
+      const waits = (record.status === 'waiting' || record.status === 'retrying') && record.dueAt !== undefined;
+      const task = this.spawnTask(plan, record.sequence, waits ? record.dueAt : undefined, record.attempts);
+      if (waits) this.due.push({ dueAt: record.dueAt as number, task });
       else {
         if (record.status === 'active') this.options.logger.warn(`[ Step ${record.step}/${record.sequence} ] was active when the run stopped; it runs again`);
         this.onReady(task);
@@ -312,10 +313,10 @@ export class Supervisor {
    * Spawns a task actor from a resolved state rather than the initial one: new tasks and tasks
    * restored from the store take the same path, and no eventless transition picks the state.
    */
-  private spawnTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): LiveTask {
+  private spawnTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined, attempts = 0): LiveTask {
     const key = taskKey(plan.name, sequence);
     const input = { step: plan.name, sequence, dueAt };
-    const snapshot = taskMachine.resolveState({ value: dueAt === undefined ? 'ready' : 'waiting', context: { ...input, attempts: 0 } });
+    const snapshot = taskMachine.resolveState({ value: dueAt === undefined ? 'ready' : 'waiting', context: { ...input, attempts } });
     const actor = createActor(taskMachine, { snapshot, input }).start();
     const task: LiveTask = { key, plan, step: plan.name, sequence, actor, order: 0, dueAt };
     this.live.set(key, task);
@@ -372,13 +373,25 @@ export class Supervisor {
     // Recovery depends on this order: a task is on record as active before its code starts.
     const persisted = this.writer.written();
     if (persisted) await persisted;
-    const executor = this.options.executors.get(task.plan.executor) as Executor;
+    const { plan } = task;
+    const executor = this.options.executors.get(plan.executor) as Executor;
+    const context = this.contextOf(task);
+    let timer: NodeJS.Timeout | undefined;
+    if (plan.timeoutMs !== undefined) {
+      const controller = this.abortOf(task);
+      const seconds = plan.timeoutMs / 1000;
+      timer = setTimeout(() => controller.abort(new StepTimeoutError(`step '${task.step}' (sequence ${task.sequence}) timed out after ${seconds} s: give it a longer config.timeout, or make it faster`)), plan.timeoutMs);
+    }
     let outcome: TaskEvent;
     try {
-      const result = await executor.run({ step: task.plan.spec, context: this.contextOf(task), envvarPrefix: this.plan.spec.config.envvarPrefix });
+      const result = await executor.run({ step: plan.spec, context, envvarPrefix: this.plan.config.envvarPrefix, timeoutMs: plan.timeoutMs, killGraceMs: this.plan.config.killGrace * 1000 });
       outcome = { type: 'succeed', result };
     } catch (thrown) {
       outcome = { type: 'fail', error: toErrorRecord(thrown) };
+    } finally {
+      clearTimeout(timer);
+      // Each try gets its own signal: a retry must not start aborted by the try before.
+      task.abort = undefined;
     }
     this.finish(task, outcome);
   }
@@ -393,9 +406,24 @@ export class Supervisor {
         outcome = { type: 'fail', error: toErrorRecord(thrown) };
       }
     }
-    this.conclude(task, outcome);
+    const attempts = task.actor.getSnapshot().context.attempts;
+    if (outcome.type === 'fail' && attempts <= task.plan.retries && this.lifecycle.getSnapshot().matches('running')) this.retry(task, outcome.error, attempts);
+    else this.conclude(task, outcome);
     this.pump();
     this.checkSettled();
+  }
+
+  /** A failed try with tries left: the task waits in `retrying`, then is ready again. */
+  private retry(task: LiveTask, error: ErrorRecord, attempts: number): void {
+    const { plan } = task;
+    const delayMs = plan.retryDelayMs * plan.retryBackoff ** (attempts - 1);
+    const retryAt = Date.now() + delayMs;
+    task.actor.send({ type: 'fail', error, retryAt });
+    task.dueAt = retryAt;
+    this.recordTask(task, 'retrying', undefined, error);
+    this.taskLogger(task).warn(`[ Step ${task.step}/${task.sequence} ] Try ${attempts} of ${plan.retries + 1} failed (${error.name}: ${error.message}); retrying in ${delayMs / 1000} s`);
+    this.due.push({ dueAt: retryAt, task });
+    this.armTimer();
   }
 
   /** Takes a task to its final status: records it, lets it go from memory, fires its triggers. */
@@ -443,13 +471,18 @@ export class Supervisor {
         return (logger ??= supervisor.taskLogger(task));
       },
       get signal() {
-        if (!task.abort) {
-          task.abort = new AbortController();
-          if (supervisor.cancelReason !== undefined) task.abort.abort(new CancelledError(supervisor.cancelReason));
-        }
-        return task.abort.signal;
+        return supervisor.abortOf(task).signal;
       },
     };
+  }
+
+  /** The task's abort controller for this try, made on first use (most steps never ask). */
+  private abortOf(task: LiveTask): AbortController {
+    if (!task.abort) {
+      task.abort = new AbortController();
+      if (this.cancelReason !== undefined) task.abort.abort(new CancelledError(this.cancelReason));
+    }
+    return task.abort;
   }
 
   private recordTask(task: LiveTask, status: TaskStatus, result?: unknown, error?: ErrorRecord, skipped?: boolean): void {

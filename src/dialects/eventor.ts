@@ -1,9 +1,13 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
+import { CommandExecutor } from '../actors/command-executor.js';
 import { InlineExecutor } from '../actors/inline-executor.js';
+import { ProcessExecutor } from '../actors/process-executor.js';
+import { moduleUrl } from '../actors/remote-task.js';
+import { WorkerExecutor } from '../actors/worker-executor.js';
 import type { Executor } from '../actors/executor.js';
-import { planFlow } from '../actors/flow-plan.js';
+import { planFlow, type FlowPlan } from '../actors/flow-plan.js';
 import { Supervisor, taskKey, type Todos, type TransitionListener } from '../actors/supervisor.js';
 import { resolveRunConfig, type RunConfig, type RunConfigInput, type StepConfig } from '../model/config.js';
 import {
@@ -16,6 +20,7 @@ import {
   NoRunToRecoverError,
   RecoveryError,
   RunNotFoundError,
+  StepCodeError,
   UnknownNameError,
   ValidationError,
   VolatileStoreError,
@@ -47,9 +52,15 @@ export interface EventorOptions {
 /** What a step runs and what its statuses trigger. */
 export interface AddStepOptions {
   func?: StepFunction;
+  /** A module path (relative to the current directory) or package, with the name of its function `export`. */
   module?: string;
   export?: string;
+  /** A program and its arguments (no shell), or a line for `/bin/sh -c`. */
   command?: string | string[];
+  /** Working directory of a command step. */
+  cwd?: string;
+  /** Environment variables of a command, process or worker step. */
+  env?: Record<string, string>;
   args?: unknown[];
   /** Passed to the code as its last argument. */
   kwargs?: Record<string, unknown>;
@@ -89,6 +100,25 @@ interface TakenRun {
   run: RunRecord;
   replay?: ReadonlyMap<string, TaskRecord>;
   restore?: RecoveryState;
+}
+
+const EXECUTOR_KINDS = ['inline', 'command', 'process', 'worker'];
+
+/**
+ * Imports a step's module before anything runs, so that a missing module or export is a
+ * validation error naming the step, not a failure halfway through a run.
+ */
+async function checkModule(step: StepSpec): Promise<void> {
+  const url = moduleUrl(step.module as string);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    throw new StepCodeError(step.name, 'unimportable', `module ${step.module} cannot be imported (${(error as Error).message}): check the path (relative to ${process.cwd()}) and that it builds`);
+  }
+  if (typeof module[step.export as string] !== 'function') {
+    throw new StepCodeError(step.name, 'unimportable', `module ${step.module} has no function export '${step.export}'${Object.keys(module).length ? ` (it exports ${Object.keys(module).join(', ')})` : ''}`);
+  }
 }
 
 let flowNameOverride: string | undefined;
@@ -139,6 +169,7 @@ export class Eventor {
   private readonly listeners = new Set<TransitionListener>();
   private readonly stepNames = new Set<string>();
   private supervisor: Supervisor | undefined;
+  private openExecutors: Executor[] = [];
   private preparing: Promise<Supervisor> | undefined;
   private storeOpened = false;
   private resolvedRunId: string;
@@ -271,6 +302,7 @@ export class Eventor {
     this.closed = true;
     await this.preparing?.catch(() => undefined);
     await this.supervisor?.close();
+    await Promise.all(this.openExecutors.map((executor) => executor.close()));
     if (this.storeOpened) await this.store.close();
   }
 
@@ -309,16 +341,13 @@ export class Eventor {
     const spec = this.toSpec();
     validateFlow(spec);
     const plan = planFlow(spec);
-    const executors = new Map<string, Executor>([['inline', new InlineExecutor()]]);
     for (const step of plan.steps.values()) {
-      // Settings this version cannot honour yet are refused rather than silently ignored.
-      for (const key of ['timeout', 'retries', 'retryDelay'] as const) {
-        if (step.spec.config[key] !== undefined) throw new ConfigError(key, step.spec.config[key], 'nothing: this version of Eventor does not support it yet', step.name);
+      if (!EXECUTOR_KINDS.includes(step.executor)) {
+        throw new ValidationError(`step '${step.name}' needs the '${step.executor}' executor, which this version of Eventor does not have yet: use inline, worker, process or command`);
       }
-      if (!executors.has(step.executor)) {
-        throw new ValidationError(`step '${step.name}' needs the '${step.executor}' executor, which this version of Eventor does not have yet: give the step a func (inline executor)`);
-      }
+      if (step.spec.module !== undefined) await checkModule(step.spec);
     }
+    const executors = this.executors(plan);
     await this.openStore();
     const fingerprint = fingerprintFlow(spec);
     const taken = this.mode === RunMode.restart ? await this.newRun(spec, fingerprint) : await this.takeUpRun(spec, fingerprint);
@@ -335,6 +364,20 @@ export class Eventor {
     const what = this.mode === RunMode.restart ? 'Starting run' : this.mode === RunMode.recover ? `Recovering (recovery ${taken.run.recovery}) run` : `Continuing (recovery ${taken.run.recovery}) run`;
     this.logger.info(`${what} ${taken.run.runId} of flow ${this.name} (store: ${this.store.location})`);
     return supervisor;
+  }
+
+  /** One executor of each kind the flow uses; worker threads start only when a worker step runs. */
+  private executors(plan: FlowPlan): Map<string, Executor> {
+    const used = new Set([...plan.steps.values()].map((step) => step.executor));
+    const executors = new Map<string, Executor>();
+    for (const kind of used) {
+      if (kind === 'inline') executors.set(kind, new InlineExecutor());
+      else if (kind === 'command') executors.set(kind, new CommandExecutor());
+      else if (kind === 'process') executors.set(kind, new ProcessExecutor());
+      else if (kind === 'worker') executors.set(kind, new WorkerExecutor(this.config.workers));
+    }
+    this.openExecutors = [...executors.values()];
+    return executors;
   }
 
   private async openStore(): Promise<void> {

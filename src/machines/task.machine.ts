@@ -27,12 +27,13 @@ export type TaskEvent =
   | { type: 'due' }
   | { type: 'start' }
   | { type: 'succeed'; result: unknown }
-  | { type: 'fail'; error: ErrorRecord }
+  | { type: 'fail'; error: ErrorRecord; retryAt?: number }
   | { type: 'skip'; status: 'success' | 'failure'; result?: unknown; error?: ErrorRecord };
 
 /**
  * The life of one task (one step for one sequence):
- * `waiting` (for a delay) → `ready` → `active` → `success` | `failure`.
+ * `waiting` (for a delay) → `ready` → `active` → `success` | `failure`, with `retrying`
+ * (waiting for the retry delay) between a failed try and the next while tries remain.
  * Pure: the supervisor owns timers and runs the code, and tells the machine what happened.
  */
 export const taskMachine = setup({
@@ -44,6 +45,7 @@ export const taskMachine = setup({
   guards: {
     isUndelayed: ({ context }) => context.dueAt === undefined,
     replaysFailure: ({ event }) => event.type === 'skip' && event.status === 'failure',
+    willRetry: ({ event }) => event.type === 'fail' && event.retryAt !== undefined,
   },
   actions: {
     recordSkip: assign(({ event }) => (event.type === 'skip' ? { result: event.result, error: event.error, skipped: true } : {})),
@@ -76,8 +78,15 @@ export const taskMachine = setup({
     active: {
       on: {
         succeed: { target: 'success', actions: assign({ result: ({ event }) => event.result }) },
-        fail: { target: 'failure', actions: assign({ error: ({ event }) => event.error }) },
+        // The supervisor gives a retry time while tries remain: the try is over, not the task.
+        fail: [
+          { guard: 'willRetry', target: 'retrying', actions: assign({ error: ({ event }) => event.error, dueAt: ({ event }) => event.retryAt }) },
+          { target: 'failure', actions: assign({ error: ({ event }) => event.error }) },
+        ],
       },
+    },
+    retrying: {
+      on: { due: { target: 'ready', actions: assign({ error: undefined }) } },
     },
     success: { type: 'final' },
     failure: { type: 'final' },

@@ -14,6 +14,12 @@ export interface RunConfig {
   logging: { level: LogLevel; console: boolean };
   /** Runs older than this many days are deleted when a new run starts; 0 keeps them all. */
   dayToKeepDb: number;
+  /** The executor of `module` + `export` steps whose config names none. */
+  executor: 'process' | 'worker' | 'inline';
+  /** Threads in the pool of the worker executor; 0 means one per core. */
+  workers: number;
+  /** Seconds between SIGTERM and SIGKILL when a program or process step is stopped. */
+  killGrace: number;
 }
 
 /** Settings of one step, overriding the run's. */
@@ -23,8 +29,12 @@ export interface StepConfig {
   maxConcurrent?: number;
   /** Seconds a task may run. */
   timeout?: number;
+  /** Tries after the first one when a task fails; each try is recorded. */
   retries?: number;
+  /** Seconds before the first retry. */
   retryDelay?: number;
+  /** Each retry waits this many times longer than the one before (default 1). */
+  retryBackoff?: number;
   executor?: 'inline' | 'worker' | 'process' | 'command' | 'remote';
 }
 
@@ -35,6 +45,9 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   envvarPrefix: 'EVENTOR_',
   logging: { level: 'info', console: true },
   dayToKeepDb: 0,
+  executor: 'process',
+  workers: 0,
+  killGrace: 5,
 };
 
 /** Settings a user may pass: any part of RunConfig. */

@@ -79,12 +79,14 @@ export class InvalidDelayError extends ValidationError {
 export class StepCodeError extends ValidationError {
   constructor(
     readonly stepName: string,
-    problem: 'missing' | 'conflicting' | 'incomplete',
+    problem: 'missing' | 'conflicting' | 'incomplete' | 'unimportable',
+    detail?: string,
   ) {
     const what = {
       missing: 'has no code: give it func, module + export, or command',
       conflicting: 'has more than one kind of code: give it exactly one of func, module + export, or command',
       incomplete: 'has module without export (or export without module): give both',
+      unimportable: detail ?? 'has code that cannot be imported',
     }[problem];
     super(`step '${stepName}' ${what}`);
   }

@@ -1,4 +1,4 @@
-import type { StepConfig, RunConfig } from './config.js';
+import type { StepConfig, RunConfigInput } from './config.js';
 import type { Expr } from './expr.js';
 import type { StepReplay, StepStatus, TaskStatus } from './status.js';
 
@@ -20,7 +20,12 @@ export interface StepSpec {
   func?: StepFunction;
   module?: string;
   export?: string;
+  /** A program and its arguments (no shell), or a line for `/bin/sh -c`. */
   command?: string | string[];
+  /** Working directory of a `command` step. */
+  cwd?: string;
+  /** Environment variables of a `command`, `process` or `worker` step, over the process's own. */
+  env?: Record<string, string>;
   args: unknown[];
   kwargs?: Record<string, unknown>;
   /** Events fired, with the task's sequence, when a task enters a status. */
@@ -55,5 +60,6 @@ export interface FlowSpec {
   steps: StepSpec[];
   assocs: AssocSpec[];
   triggers: TriggerSpec[];
-  config: RunConfig;
+  /** Run settings; those left out take their defaults. */
+  config: RunConfigInput;
 }

@@ -1,6 +1,7 @@
 /** The statuses a task passes through; `complete` is a trigger key meaning success or failure. */
 export const StepStatus = {
   waiting: 'waiting',
+  retrying: 'retrying',
   ready: 'ready',
   active: 'active',
   success: 'success',
@@ -17,7 +18,7 @@ export const TRIGGER_STATUSES = ['ready', 'active', 'success', 'failure', 'compl
 export type TriggerStatus = (typeof TRIGGER_STATUSES)[number];
 
 /** The statuses a step's recovery map may name. */
-export const RECOVERY_STATUSES: readonly TaskStatus[] = ['waiting', 'ready', 'active', 'success', 'failure'];
+export const RECOVERY_STATUSES: readonly TaskStatus[] = ['waiting', 'retrying', 'ready', 'active', 'success', 'failure'];
 
 /** What a recovery does with a task that an earlier run recorded in a given status. */
 export const StepReplay = {

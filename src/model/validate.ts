@@ -1,4 +1,4 @@
-import { LOG_LEVELS, type RunConfig, type StepConfig } from './config.js';
+import { LOG_LEVELS, resolveRunConfig, type RunConfig, type StepConfig } from './config.js';
 import {
   ConfigError,
   DuplicateNameError,
@@ -43,7 +43,7 @@ export function validateFlow(spec: FlowSpec): void {
     }
   }
   for (const trigger of spec.triggers) knownEvent(trigger.event, 'triggerEvent');
-  validateRunConfig(spec.config);
+  validateRunConfig(resolveRunConfig(spec.config));
 }
 
 function uniqueNames(kind: 'event' | 'step', items: { name: string }[]): Set<string> {
@@ -82,6 +82,17 @@ function validateStep(step: StepSpec, knownEvent: (name: string, where: string) 
   if (kinds > 1) throw new StepCodeError(step.name, 'conflicting');
   if (hasModule && (!step.module || !step.export)) throw new StepCodeError(step.name, 'incomplete');
   if (step.func !== undefined && typeof step.func !== 'function') throw new ConfigError('func', typeof step.func, 'a function', step.name);
+  const executor = step.config.executor;
+  if (step.func !== undefined && executor !== undefined && executor !== 'inline') {
+    throw new ConfigError('executor', executor, `inline for a func: the ${executor} executor runs module + export, since a function cannot cross to another thread or process`, step.name);
+  }
+  if (step.command !== undefined && executor !== undefined && executor !== 'command' && executor !== 'remote') {
+    throw new ConfigError('executor', executor, 'command (or remote) for a command step', step.name);
+  }
+  if (hasModule && executor === 'command') throw new ConfigError('executor', executor, 'process, worker, inline or remote for module + export', step.name);
+  if (step.command !== undefined && (Array.isArray(step.command) ? step.command.length === 0 || step.command.some((part) => typeof part !== 'string') : typeof step.command !== 'string' || !step.command.trim())) {
+    throw new ConfigError('command', step.command, "a program and its arguments (['prog', 'arg']) or a shell line", step.name);
+  }
 
   for (const [status, names] of Object.entries(step.triggers)) {
     if (!(TRIGGER_STATUSES as readonly string[]).includes(status)) throw new UnknownStatusError(step.name, status, TRIGGER_STATUSES, 'triggers');
@@ -113,6 +124,8 @@ function validateStepConfig(config: StepConfig, owner: string): void {
   checkNumber(config, 'timeout', 0, owner);
   checkNumber(config, 'retries', 0, owner);
   checkNumber(config, 'retryDelay', 0, owner);
+  checkNumber(config, 'retryBackoff', 1, owner);
+  if (config.retries !== undefined && !Number.isInteger(config.retries)) throw new ConfigError('retries', config.retries, 'a whole number, 0 or more', owner);
   if (config.executor !== undefined && !EXECUTORS.includes(config.executor)) {
     throw new ConfigError('executor', config.executor, `one of ${EXECUTORS.join(', ')}`, owner);
   }
@@ -125,4 +138,7 @@ function validateRunConfig(config: RunConfig): void {
   if (!LOG_LEVELS.includes(config.logging.level)) throw new ConfigError('logging.level', config.logging.level, `one of ${LOG_LEVELS.join(', ')}`);
   checkBoolean(config.logging, 'console');
   checkNumber(config, 'dayToKeepDb', 0);
+  checkNumber(config, 'workers', 0);
+  checkNumber(config, 'killGrace', 0);
+  if (!['process', 'worker', 'inline'].includes(config.executor)) throw new ConfigError('executor', config.executor, 'one of process, worker, inline');
 }

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { EventorError } from '../model/errors.js';
+import { exited, logLines, terminateOnAbort } from './child-process.js';
+import { stepEnvironment, type Executor, type TaskRun } from './executor.js';
+
+/** A program that ended with a non-zero exit code or a signal. */
+export class CommandFailedError extends EventorError {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+  ) {
+    super(message);
+  }
+}
+
+/** What a successful command step returns: its exit code, 0. */
+export interface CommandResult {
+  exitCode: 0;
+}
+
+/**
+ * Runs a step's `command`: an array is a program and its arguments, run without a shell; a
+ * string is a line for `/bin/sh -c`. Exit code 0 is success. Its output lines go to the task's
+ * log as they come; the step's environment variables are set.
+ */
+export class CommandExecutor implements Executor {
+  readonly kind = 'command';
+
+  async run(task: TaskRun): Promise<CommandResult> {
+    const { step, context, killGraceMs } = task;
+    const command = step.command as string | string[];
+    const [program, args] = Array.isArray(command) ? [command[0], command.slice(1)] : ['/bin/sh', ['-c', command]];
+    const shown = Array.isArray(command) ? command.join(' ') : command;
+    const child = spawn(program, args, {
+      cwd: step.cwd,
+      env: { ...process.env, ...step.env, ...stepEnvironment(task) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that stopping the step stops every program it started.
+      detached: true,
+    });
+    const started = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') reject(new EventorError(`command not found: ${program}${step.cwd ? ` (in ${step.cwd})` : ''}`, { cause: error }));
+        else if (error.code === 'EACCES') reject(new EventorError(`command cannot be run (permission denied): ${program}`, { cause: error }));
+        else reject(new EventorError(`command ${program} could not start: ${error.message}`, { cause: error }));
+      });
+    });
+    const stopWatching = terminateOnAbort(child, context.signal, killGraceMs, true);
+    try {
+      await started;
+      const [{ code, signal }] = await Promise.all([exited(child), logLines(child, context.logger)]);
+      if (context.signal.aborted && code !== 0) throw context.signal.reason;
+      if (code === 0) return { exitCode: 0 };
+      throw signal
+        ? new CommandFailedError(`command '${shown}' was killed by ${signal}`, null, signal)
+        : new CommandFailedError(`command '${shown}' exited with code ${code}`, code, null);
+    } finally {
+      stopWatching();
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,58 @@
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ErrorRecord } from '../model/errors.js';
+import type { Sequence } from '../model/spec.js';
+import type { LogLevel } from '../model/config.js';
+
+/** A task as it crosses to a worker thread or a child process: plain data only. */
+export interface TaskMessage {
+  v: 1;
+  /** The module to import: a file URL, or a package name. */
+  module: string;
+  export: string;
+  args: unknown[];
+  kwargs?: Record<string, unknown>;
+  step: string;
+  sequence: Sequence;
+  recovery: number;
+  runId: string;
+  host: string;
+  loggerName: string;
+  /** Environment variables to set for the task (the step's own and `${prefix}STEP_*`). */
+  env: Record<string, string>;
+}
+
+/** What comes back from a worker thread or a child process while and after a task runs. */
+export type TaskReply = { type: 'log'; level: LogLevel; message: string } | { type: 'result'; result: unknown } | { type: 'error'; error: ErrorRecord };
+
+/** The URL a step's `module` names: a path (relative to the current directory) or a package name. */
+export function moduleUrl(module: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(module)) return module;
+  if (module.startsWith('.') || isAbsolute(module)) return pathToFileURL(resolve(module)).href;
+  return module;
+}
+
+/** An Error rebuilt from its plain record, so that name, message and stack survive the crossing. */
+export function errorFromRecord(record: ErrorRecord): Error {
+  const error = new Error(record.message);
+  error.name = record.name;
+  if (record.stack) error.stack = record.stack;
+  return error;
+}
+
+/** The runner file beside this one: `.ts` when running from source, `.js` when built. */
+export function runnerUrl(name: string): URL {
+  return new URL(`./${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+}
+
+/** The parent's Node options that a worker or child process needs too (loaders such as tsx), and no others. */
+export function inheritedExecArgv(): string[] {
+  const kept: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(arg) && i + 1 < argv.length) kept.push(arg, argv[++i]);
+    else if (/^--(import|require|loader|experimental-loader)=/.test(arg) || arg === '--enable-source-maps' || arg === '--no-warnings') kept.push(arg);
+  }
+  return kept;
+}

@@ -1,0 +1,43 @@
+import { toErrorRecord } from '../model/errors.js';
+import type { LogLevel } from '../model/config.js';
+import type { Logger } from '../observe/log.js';
+import type { TaskMessage, TaskReply } from './remote-task.js';
+import { runInStep, type StepContext } from './step-context.js';
+
+/** A logger whose lines go back to the supervisor, which logs them under the task's name. */
+function replyLogger(name: string, reply: (message: TaskReply) => void): Logger {
+  const log = (level: LogLevel) => (message: string) => reply({ type: 'log', level, message });
+  const logger: Logger = { name, enabled: () => true, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+  return logger;
+}
+
+/**
+ * Runs one task where a worker or child process received it: sets its environment, imports its
+ * module, calls the export inside the step's context, and replies with the result or the error.
+ */
+export async function runTaskMessage(task: TaskMessage, signal: AbortSignal, reply: (message: TaskReply) => void, check: (result: unknown) => void): Promise<void> {
+  Object.assign(process.env, task.env);
+  const context: StepContext = {
+    name: task.step,
+    sequence: task.sequence,
+    recovery: task.recovery,
+    runId: task.runId,
+    host: task.host,
+    logger: replyLogger(task.loggerName, reply),
+    signal,
+  };
+  try {
+    const module = (await import(task.module)) as Record<string, unknown>;
+    const func = module[task.export];
+    if (typeof func !== 'function') throw new TypeError(`module ${task.module} has no function export '${task.export}'`);
+    const args = task.kwargs === undefined ? task.args : [...task.args, task.kwargs];
+    const result = await runInStep(context, () => (func as (...args: unknown[]) => unknown)(...args));
+    check(result);
+    reply({ type: 'result', result });
+  } catch (thrown) {
+    reply({ type: 'error', error: toErrorRecord(thrown) });
+  } finally {
+    for (const key of Object.keys(task.env)) delete process.env[key];
+  }
+}
+

@@ -1,0 +1,106 @@
+import { availableParallelism } from 'node:os';
+import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
+import { Fifo } from './fifo.js';
+import type { Executor, TaskRun } from './executor.js';
+import { taskMessage } from './process-executor.js';
+import { errorFromRecord, inheritedExecArgv, runnerUrl, type TaskReply } from './remote-task.js';
+
+/** A task waiting for a thread of the pool. */
+interface Waiting {
+  task: TaskRun;
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Runs `module` + `export` in a pool of worker threads: arguments and result cross by structured
+ * clone. A thread runs one task at a time; a task stopped by its timeout or a cancel ends its
+ * thread, and the pool makes another.
+ */
+export class WorkerExecutor implements Executor {
+  readonly kind = 'worker';
+  private readonly idle: Worker[] = [];
+  private readonly queue = new Fifo<Waiting>();
+  private threads = 0;
+  /** The context of the task each busy thread runs, for its output lines. */
+  private readonly running = new Map<Worker, TaskRun['context']>();
+  private closed = false;
+  private readonly size: number;
+
+  constructor(size = 0) {
+    this.size = size > 0 ? size : availableParallelism();
+  }
+
+  run(task: TaskRun): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.idle.splice(0).map((worker) => worker.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.queue.size > 0 && !this.closed) {
+      let worker = this.idle.pop();
+      if (!worker) {
+        if (this.threads >= this.size) return;
+        worker = this.spawn();
+      }
+      this.runOn(worker, this.queue.shift() as Waiting);
+    }
+  }
+
+  private spawn(): Worker {
+    this.threads++;
+    // The thread's output is captured: it runs one task at a time, so each line is that task's.
+    const worker = new Worker(runnerUrl('worker-runner'), { execArgv: inheritedExecArgv(), stdout: true, stderr: true });
+    const lines = (stream: NodeJS.ReadableStream, level: 'info' | 'warn') =>
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.running.get(worker)?.logger[level](line));
+    lines(worker.stdout, 'info');
+    lines(worker.stderr, 'warn');
+    worker.unref();
+    return worker;
+  }
+
+  private runOn(worker: Worker, { task, resolve, reject }: Waiting): void {
+    const { context } = task;
+    let reply: TaskReply | undefined;
+    const finish = (settle: () => void, keepWorker: boolean) => {
+      this.running.delete(worker);
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      context.signal.removeEventListener('abort', onAbort);
+      if (keepWorker) {
+        // An idle thread must not keep the process alive.
+        worker.unref();
+        this.idle.push(worker);
+      } else this.threads--;
+      settle();
+      this.dispatch();
+    };
+    const onMessage = (message: TaskReply | { type: 'done' }) => {
+      if (message.type === 'log') context.logger[message.level === 'silent' ? 'info' : message.level](message.message);
+      else if (message.type === 'done') {
+        const received = reply;
+        finish(() => (received?.type === 'result' ? resolve(received.result) : reject(received?.type === 'error' ? errorFromRecord(received.error) : new Error('the worker ended the task without a result'))), true);
+      } else reply = message;
+    };
+    const onError = (error: Error) => finish(() => reject(error), false);
+    const onExit = (code: number) => finish(() => reject(context.signal.aborted ? context.signal.reason : new Error(`the worker thread of step '${context.name}' exited with code ${code} before it returned a result`)), false);
+    const onAbort = () => void worker.terminate();
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    if (context.signal.aborted) onAbort();
+    else context.signal.addEventListener('abort', onAbort, { once: true });
+    this.running.set(worker, context);
+    worker.ref();
+    worker.postMessage(taskMessage(task));
+  }
+}
