@@ -2,9 +2,11 @@ export { Eventor, type EventorOptions, type AddStepOptions, type AssocOptions, t
 export { StepStatus, StepReplay, RunMode, type TaskStatus, type TriggerStatus } from './model/status.js';
 export { or, and, type EventRef, type StepRef, type Expr, type ExprInput, type ExprNode } from './model/expr.js';
 export { currentStep, type StepContext } from './actors/step-context.js';
+export { ResourcePool, type PoolState } from './actors/resource-pool.js';
+export { CommandFailedError, type CommandResult } from './actors/command-executor.js';
 export type { Executor, TaskRun } from './actors/executor.js';
 export type { Todos, TransitionListener } from './actors/supervisor.js';
-export type { FlowSpec, EventSpec, StepSpec, AssocSpec, TargetSpec, TriggerSpec, Sequence, StepFunction } from './model/spec.js';
+export type { FlowSpec, EventSpec, StepSpec, AssocSpec, TargetSpec, TriggerSpec, PoolSpec, Sequence, StepFunction } from './model/spec.js';
 export type { RunConfig, RunConfigInput, StepConfig, LogLevel } from './model/config.js';
 export type { TransitionRecord, TaskRecord, EventRecord, DelayRecord, RunRecord, RunStatus, TaskCounts } from './model/records.js';
 export type { Store, RecoveryState } from './store/store.js';

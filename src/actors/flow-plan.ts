@@ -3,6 +3,7 @@ import { exprEvents } from '../model/expr.js';
 import type { AssocSpec, EventSpec, FlowSpec, StepSpec } from '../model/spec.js';
 import type { StepStatus, TaskStatus } from '../model/status.js';
 import { defaultExecutorKind } from './executor.js';
+import type { ResourcePool } from './resource-pool.js';
 
 /** A step with what the supervisor looks up on every transition worked out once. */
 export interface StepPlan {
@@ -20,6 +21,9 @@ export interface StepPlan {
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly retryBackoff: number;
+  /** Resources held while a task runs, and those given back when it ends. */
+  readonly acquires: readonly (readonly [ResourcePool, number])[];
+  readonly releases: readonly (readonly [ResourcePool, number])[];
 }
 
 /** A FlowSpec indexed for running: by name, by event, by dependency. */
@@ -41,7 +45,8 @@ export function limitOf(value: number | undefined): number {
 }
 
 /** Indexes a validated FlowSpec. */
-export function planFlow(spec: FlowSpec): FlowPlan {
+export function planFlow(spec: FlowSpec, pools: ReadonlyMap<string, ResourcePool> = new Map()): FlowPlan {
+  const claims = (list: [string, number][] | undefined) => (list ?? []).map(([name, amount]) => [pools.get(name) as ResourcePool, amount] as const);
   const config = resolveRunConfig(spec.config);
   const steps = new Map<string, StepPlan>();
   for (const step of spec.steps) {
@@ -53,6 +58,7 @@ export function planFlow(spec: FlowSpec): FlowPlan {
       triggers: {
         waiting: [],
         retrying: [],
+        acquiring: [],
         ready: on('ready'),
         active: on('active'),
         success: [...on('success'), ...on('complete')],
@@ -66,6 +72,8 @@ export function planFlow(spec: FlowSpec): FlowPlan {
       retries: step.config.retries ?? 0,
       retryDelayMs: (step.config.retryDelay ?? 0) * 1000,
       retryBackoff: step.config.retryBackoff ?? 1,
+      acquires: claims(step.acquires),
+      releases: claims(step.releases ?? step.acquires),
     });
   }
   const assocs = new Map<string, AssocSpec[]>();

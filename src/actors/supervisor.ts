@@ -12,6 +12,7 @@ import { DueQueue } from './due-queue.js';
 import type { Executor } from './executor.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import { ReadyQueue } from './ready-queue.js';
+import { acquireAll, type ResourcePool } from './resource-pool.js';
 import type { StepContext } from './step-context.js';
 import { StoreWriter } from './store-writer.js';
 
@@ -96,6 +97,8 @@ export class Supervisor {
   private readonly live = new Map<string, LiveTask>();
   private readonly finished = new Map<string, TaskStatus>();
   private readonly ready = new ReadyQueue<LiveTask>();
+  /** Tasks waiting for resources, in the order they began to wait. */
+  private acquiring: LiveTask[] = [];
   private readonly due = new DueQueue<DueItem>();
   private readonly activeByStep = new Map<string, number>();
   private readonly writer: StoreWriter;
@@ -349,12 +352,37 @@ export class Supervisor {
     return (this.activeByStep.get(step) ?? 0) < plan.maxConcurrent;
   };
 
-  /** Starts ready tasks while the run is going and the limits allow. */
+  /**
+   * Starts ready tasks while the run is going and the limits allow. Tasks waiting for resources
+   * go first, in the order they began to wait; one that cannot start yet holds its pools for
+   * those behind it, so that a task needing much is not starved by many needing little.
+   */
   private pump(): void {
     if (!this.session || !this.lifecycle.getSnapshot().matches('running')) return;
+    const blocked = new Set<ResourcePool>();
+    const isBlocked = (task: LiveTask) => task.plan.acquires.some(([pool]) => blocked.has(pool));
+    const block = (task: LiveTask) => task.plan.acquires.forEach(([pool]) => blocked.add(pool));
+    if (this.acquiring.length > 0) {
+      const still: LiveTask[] = [];
+      for (const task of this.acquiring) {
+        if (this.active < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
+        else {
+          still.push(task);
+          block(task);
+        }
+      }
+      this.acquiring = still;
+    }
     while (this.active < this.plan.maxConcurrent && this.ready.size > 0) {
       const task = this.ready.take(this.canStart);
       if (!task) break;
+      if (task.plan.acquires.length > 0 && (isBlocked(task) || !acquireAll(task.plan.acquires))) {
+        task.actor.send({ type: 'wait' });
+        this.recordTask(task, 'acquiring');
+        this.acquiring.push(task);
+        block(task);
+        continue;
+      }
       this.start(task);
     }
   }
@@ -399,6 +427,7 @@ export class Supervisor {
   private finish(task: LiveTask, outcome: TaskEvent): void {
     this.active--;
     this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 1) - 1);
+    for (const [pool, amount] of task.plan.releases) pool.release(amount);
     if (outcome.type === 'succeed' && outcome.result !== undefined) {
       try {
         this.options.store.assertStorable(outcome.result);
@@ -505,6 +534,8 @@ export class Supervisor {
     this.writer.add(record);
     if (this.options.listeners.size > 0) {
       const transition: TransitionRecord = { runId: this.runId, step: task.step, sequence: task.sequence, status, result, error, host: this.options.host, at };
+      const { acquires, releases } = task.plan;
+      if (acquires.length > 0 || releases.length > 0) transition.pools = Object.fromEntries([...acquires, ...releases].map(([pool]) => [pool.name, pool.state()]));
       for (const listener of this.options.listeners) {
         try {
           listener(transition);

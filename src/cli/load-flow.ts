@@ -7,6 +7,7 @@ import { EventorError } from '../model/errors.js';
 /** Something `eventor run` can run: an Eventor, or anything shaped like one (Sequent later). */
 export interface Runnable {
   run(options?: { maxLoops?: number }): Promise<boolean>;
+  cancel?(reason?: string): Promise<void>;
   close(): Promise<void>;
 }
 

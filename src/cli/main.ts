@@ -21,11 +21,24 @@ program
   .option('--max-loops <n>', 'stop after this many loops, leaving delays for a later run', positiveInteger)
   .action(async (file: string, options: { maxLoops?: number }) => {
     const flow = await loadRunnable(file);
+    // SIGINT or SIGTERM cancels the run: no new task starts, running ones are signalled, the
+    // store stays consistent, and a later recover finishes the run. A second one exits at once.
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) process.exit(130);
+      signalled = true;
+      process.stderr.write(`eventor: ${signal}: cancelling the run (again to exit at once); recover it later with runMode recover\n`);
+      void flow.cancel?.(`received ${signal}`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     let ok = false;
     try {
       ok = await flow.run({ maxLoops: options.maxLoops });
     } finally {
       await flow.close();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     process.exitCode = ok ? 0 : 1;
   });

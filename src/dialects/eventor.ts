@@ -5,6 +5,7 @@ import { CommandExecutor } from '../actors/command-executor.js';
 import { InlineExecutor } from '../actors/inline-executor.js';
 import { ProcessExecutor } from '../actors/process-executor.js';
 import { moduleUrl } from '../actors/remote-task.js';
+import { ResourcePool } from '../actors/resource-pool.js';
 import { WorkerExecutor } from '../actors/worker-executor.js';
 import type { Executor } from '../actors/executor.js';
 import { planFlow, type FlowPlan } from '../actors/flow-plan.js';
@@ -67,6 +68,10 @@ export interface AddStepOptions {
   triggers?: Partial<Record<TriggerStatus, readonly (EventRef | string)[]>>;
   recovery?: Partial<Record<TaskStatus, StepReplay>>;
   config?: StepConfig;
+  /** Resources to hold while a task runs; it waits in `acquiring` until they are free. */
+  acquires?: [ResourcePool, number][];
+  /** Resources to give back when a task ends; defaults to `acquires`, `[]` gives back none. */
+  releases?: [ResourcePool, number][];
 }
 
 /** Options of `addAssoc`, given as its last argument. */
@@ -168,6 +173,7 @@ export class Eventor {
   private readonly pendingTriggers: TriggerSpec[] = [];
   private readonly listeners = new Set<TransitionListener>();
   private readonly stepNames = new Set<string>();
+  private readonly pools = new Map<string, ResourcePool>();
   private supervisor: Supervisor | undefined;
   private openExecutors: Executor[] = [];
   private preparing: Promise<Supervisor> | undefined;
@@ -214,8 +220,25 @@ export class Eventor {
     this.assertBuilding();
     if (this.stepNames.has(name)) throw new DuplicateNameError('step', name);
     this.stepNames.add(name);
-    const { triggers, args, recovery, config, ...code } = options;
-    this.steps.push({ name, ...code, args: args ?? [], recovery: recovery ?? {}, config: config ?? {}, triggerInput: triggers ?? {} });
+    const { triggers, args, recovery, config, acquires, releases, ...code } = options;
+    const poolNames = (claims: [ResourcePool, number][] | undefined, key: string) =>
+      claims?.map(([pool, amount]): [string, number] => {
+        if (!(pool instanceof ResourcePool)) throw new ValidationError(`step '${name}' ${key} ${String(pool)} where a ResourcePool is needed: make one with new ResourcePool(name, { limit })`);
+        const known = this.pools.get(pool.name);
+        if (known && known !== pool) throw new DuplicateNameError('resource pool', pool.name);
+        this.pools.set(pool.name, pool);
+        return [pool.name, amount];
+      });
+    this.steps.push({
+      name,
+      ...code,
+      args: args ?? [],
+      recovery: recovery ?? {},
+      config: config ?? {},
+      triggerInput: triggers ?? {},
+      acquires: poolNames(acquires, 'acquires'),
+      releases: poolNames(releases, 'releases'),
+    });
     return { kind: 'step', name, owner: this };
   }
 
@@ -324,6 +347,7 @@ export class Eventor {
         return { event: source, delay, targets: targets.map((target) => this.targetOf(target, source)) };
       }),
       triggers: [...this.pendingTriggers],
+      pools: [...this.pools.values()].map((pool) => ({ name: pool.name, limit: pool.limit })),
       config: resolveRunConfig(this.options.config),
     };
   }
@@ -340,7 +364,7 @@ export class Eventor {
   private async createSupervisor(): Promise<Supervisor> {
     const spec = this.toSpec();
     validateFlow(spec);
-    const plan = planFlow(spec);
+    const plan = planFlow(spec, this.pools);
     for (const step of plan.steps.values()) {
       if (!EXECUTOR_KINDS.includes(step.executor)) {
         throw new ValidationError(`step '${step.name}' needs the '${step.executor}' executor, which this version of Eventor does not have yet: use inline, worker, process or command`);

@@ -25,6 +25,7 @@ export interface TaskInput {
 /** What the supervisor tells a task. */
 export type TaskEvent =
   | { type: 'due' }
+  | { type: 'wait' }
   | { type: 'start' }
   | { type: 'succeed'; result: unknown }
   | { type: 'fail'; error: ErrorRecord; retryAt?: number }
@@ -32,7 +33,7 @@ export type TaskEvent =
 
 /**
  * The life of one task (one step for one sequence):
- * `waiting` (for a delay) → `ready` → `active` → `success` | `failure`, with `retrying`
+ * `waiting` (for a delay) → `ready` → (`acquiring` resources) → `active` → `success` | `failure`, with `retrying`
  * (waiting for the retry delay) between a failed try and the next while tries remain.
  * Pure: the supervisor owns timers and runs the code, and tells the machine what happened.
  */
@@ -69,11 +70,16 @@ export const taskMachine = setup({
     ready: {
       on: {
         start: { target: 'active', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) },
+        // Its resources are not free: it waits for them, first come first served.
+        wait: 'acquiring',
         skip: [
           { guard: 'replaysFailure', target: 'failure', actions: 'recordSkip' },
           { target: 'success', actions: 'recordSkip' },
         ],
       },
+    },
+    acquiring: {
+      on: { start: { target: 'active', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) } },
     },
     active: {
       on: {

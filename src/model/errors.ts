@@ -21,7 +21,7 @@ export class ValidationError extends EventorError {}
 /** Two events, or two steps, of one flow share a name. */
 export class DuplicateNameError extends ValidationError {
   constructor(
-    readonly kind: 'event' | 'step',
+    readonly kind: 'event' | 'step' | 'resource pool',
     readonly itemName: string,
   ) {
     super(`duplicate ${kind} name '${itemName}': every ${kind} of a flow needs its own name; rename one of them`);
@@ -31,11 +31,11 @@ export class DuplicateNameError extends ValidationError {
 /** A reference to an event or step that the flow does not have. */
 export class UnknownNameError extends ValidationError {
   constructor(
-    readonly kind: 'event' | 'step' | 'step or event',
+    readonly kind: 'event' | 'step' | 'step or event' | 'resource pool',
     readonly itemName: string,
     where: string,
   ) {
-    const add = { event: 'addEvent', step: 'addStep', 'step or event': 'addStep or addEvent' }[kind];
+    const add = { event: 'addEvent', step: 'addStep', 'step or event': 'addStep or addEvent', 'resource pool': 'new ResourcePool' }[kind];
     super(`${where} names ${kind} '${itemName}', which this flow does not have: add it with ${add}('${itemName}') or fix the name`);
   }
 }

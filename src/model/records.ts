@@ -88,4 +88,6 @@ export interface TransitionRecord {
   error?: ErrorRecord;
   host: string;
   at: number;
+  /** For a step that acquires or releases resources: each pool's use after the transition. */
+  pools?: Record<string, { used: number; limit: number }>;
 }

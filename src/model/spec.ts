@@ -32,6 +32,16 @@ export interface StepSpec {
   triggers: Partial<Record<StepStatus, string[]>>;
   recovery: Partial<Record<TaskStatus, StepReplay>>;
   config: StepConfig;
+  /** Resources to hold while a task runs: `[pool name, amount]`. */
+  acquires?: [string, number][];
+  /** Resources to give back when a task ends; defaults to `acquires`, `[]` gives back none. */
+  releases?: [string, number][];
+}
+
+/** A resource pool a flow's steps acquire from. */
+export interface PoolSpec {
+  name: string;
+  limit: number;
 }
 
 /** Where an association leads: a step gets a task, an event fires. */
@@ -60,6 +70,7 @@ export interface FlowSpec {
   steps: StepSpec[];
   assocs: AssocSpec[];
   triggers: TriggerSpec[];
+  pools?: PoolSpec[];
   /** Run settings; those left out take their defaults. */
   config: RunConfigInput;
 }

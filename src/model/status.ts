@@ -3,6 +3,7 @@ export const StepStatus = {
   waiting: 'waiting',
   retrying: 'retrying',
   ready: 'ready',
+  acquiring: 'acquiring',
   active: 'active',
   success: 'success',
   failure: 'failure',
@@ -18,7 +19,7 @@ export const TRIGGER_STATUSES = ['ready', 'active', 'success', 'failure', 'compl
 export type TriggerStatus = (typeof TRIGGER_STATUSES)[number];
 
 /** The statuses a step's recovery map may name. */
-export const RECOVERY_STATUSES: readonly TaskStatus[] = ['waiting', 'retrying', 'ready', 'active', 'success', 'failure'];
+export const RECOVERY_STATUSES: readonly TaskStatus[] = ['waiting', 'retrying', 'ready', 'acquiring', 'active', 'success', 'failure'];
 
 /** What a recovery does with a task that an earlier run recorded in a given status. */
 export const StepReplay = {

@@ -30,7 +30,24 @@ export function validateFlow(spec: FlowSpec): void {
   }
   checkExpressionCycles(spec);
 
-  for (const step of spec.steps) validateStep(step, knownEvent);
+  const pools = new Map<string, number>();
+  for (const pool of spec.pools ?? []) {
+    if (pools.has(pool.name)) throw new DuplicateNameError('resource pool', pool.name);
+    pools.set(pool.name, pool.limit);
+  }
+  for (const step of spec.steps) {
+    validateStep(step, knownEvent);
+    for (const [key, claims] of [['acquires', step.acquires], ['releases', step.releases]] as const) {
+      for (const claim of claims ?? []) {
+        const [name, amount] = Array.isArray(claim) ? claim : [];
+        if (typeof name !== 'string' || !pools.has(name)) throw new UnknownNameError('resource pool', String(name), `the ${key} of step '${step.name}'`);
+        if (!Number.isInteger(amount) || (amount as number) < 1) throw new ConfigError(`${key} of ${name}`, amount, 'a whole number, 1 or more', step.name);
+        if (key === 'acquires' && (amount as number) > (pools.get(name) as number)) {
+          throw new ConfigError(`acquires of ${name}`, amount, `at most the pool's limit, ${pools.get(name)}: the step could never start`, step.name);
+        }
+      }
+    }
+  }
 
   for (const assoc of spec.assocs) {
     knownEvent(assoc.event, 'an association');
