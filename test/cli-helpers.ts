@@ -18,8 +18,8 @@ export function eventor(...args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, cwd };
 }
 
-/** Matches one log line of a task in the seed's layout. */
+/** Matches one log line of a task in the seed's layout: `[ time ][ host ][ Task-step(sequence) ][ LEVEL ][ message`. */
 export function taskLine(step: string, sequence: string, message: string): RegExp {
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^\\[ \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\]\\[ Task-${escape(step)}\\(${escape(sequence)}\\) \\]\\[ [A-Z]+ \\]\\[ ${escape(message)}`, 'm');
+  return new RegExp(`^\\[ \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\]\\[ [^\\]]+ \\]\\[ Task-${escape(step)}\\(${escape(sequence)}\\) \\]\\[ [A-Z]+ \\]\\[ ${escape(message)}`, 'm');
 }

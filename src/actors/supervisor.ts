@@ -484,7 +484,7 @@ export class Supervisor {
   }
 
   private taskLogger(task: LiveTask): Logger {
-    return this.options.logger.child(`Task-${task.step}(${task.sequence})`);
+    return this.options.logger.child(`Task-${task.step}(${task.sequence})`, { step: task.step, sequence: task.sequence });
   }
 
   private contextOf(task: LiveTask): StepContext {

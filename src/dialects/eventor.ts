@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { basename } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { CommandExecutor } from '../actors/command-executor.js';
 import { InlineExecutor } from '../actors/inline-executor.js';
 import { ProcessExecutor } from '../actors/process-executor.js';
@@ -32,7 +32,7 @@ import { normalizeExpr, type EventRef, type ExprInput, type StepRef } from '../m
 import type { AssocSpec, FlowSpec, Sequence, StepFunction, StepSpec, TargetSpec, TriggerSpec } from '../model/spec.js';
 import { RunMode, type StepReplay, type StepStatus, type TaskStatus, type TriggerStatus } from '../model/status.js';
 import { validateFlow } from '../model/validate.js';
-import { createConsoleLogger, type LineSink, type Logger } from '../observe/log.js';
+import { RunLogger, type LineSink, type Logger } from '../observe/log.js';
 import { createStore, defaultStoreFolder } from '../store/open-store.js';
 import { latestRun, type RecoveryState, type Store } from '../store/store.js';
 
@@ -166,6 +166,7 @@ export class Eventor {
   private readonly config: RunConfig;
   private readonly store: Store;
   private readonly logger: Logger;
+  private readonly runLogger: RunLogger;
   private readonly eventRefs = new Map<string, EventRef>();
   private readonly events: { name: string; expr?: ExprInput }[] = [];
   private readonly steps: (Omit<StepSpec, 'triggers'> & { triggerInput: AddStepOptions['triggers'] })[] = [];
@@ -191,7 +192,8 @@ export class Eventor {
       throw new ValidationError(`recoveryRun ${String(options.recoveryRun)} is not a recovery number: use 0 for the first run, 1 for the first recovery, ...`);
     }
     this.config = resolveRunConfig(options.config);
-    this.logger = createConsoleLogger(`Run-${this.name}`, { ...this.config.logging, sink: options.logSink });
+    this.runLogger = new RunLogger(`Run-${this.name}`, { ...this.config.logging, host: hostname(), sink: options.logSink });
+    this.logger = this.runLogger.root;
     this.store = createStore(options.store ?? defaultStoreFolder(this.name));
     if (this.mode !== RunMode.restart && !this.store.durable) {
       throw new VolatileStoreError(`runMode '${this.mode}' needs a store that keeps runs, and '${this.store.location}' keeps nothing: give store a LevelDB folder (or leave it out for .eventor/${this.name})`);
@@ -327,6 +329,7 @@ export class Eventor {
     await this.supervisor?.close();
     await Promise.all(this.openExecutors.map((executor) => executor.close()));
     if (this.storeOpened) await this.store.close();
+    await this.runLogger.close();
   }
 
   /** The flow as plain data, exactly as it will be validated and run. */
@@ -384,6 +387,9 @@ export class Eventor {
       executors,
       listeners: this.listeners,
     });
+    if (this.config.logging.file ?? this.store.durable) {
+      this.runLogger.attachFile(join(resolve(this.config.logdir), `${this.name}-${taken.run.runId}.jsonl`), { runId: taken.run.runId, recovery: taken.run.recovery });
+    }
     if (taken.restore) supervisor.restore(taken.restore);
     const what = this.mode === RunMode.restart ? 'Starting run' : this.mode === RunMode.recover ? `Recovering (recovery ${taken.run.recovery}) run` : `Continuing (recovery ${taken.run.recovery}) run`;
     this.logger.info(`${what} ${taken.run.runId} of flow ${this.name} (store: ${this.store.location})`);

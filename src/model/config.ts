@@ -10,8 +10,13 @@ export interface RunConfig {
   stopOnException: boolean;
   /** Prefix of the environment variables a step sees (`EVENTOR_STEP_NAME`, ...). */
   envvarPrefix: string;
-  /** Console log lines: their least level, and whether they are printed at all. */
-  logging: { level: LogLevel; console: boolean };
+  /**
+   * Log lines: their least level, whether they are printed to the console, and whether they
+   * go to a JSON-lines file per run in `logdir` (default: when the store keeps runs).
+   */
+  logging: { level: LogLevel; console: boolean; file?: boolean };
+  /** Folder of the JSON-lines log files, one per run. */
+  logdir: string;
   /** Runs older than this many days are deleted when a new run starts; 0 keeps them all. */
   dayToKeepDb: number;
   /** The executor of `module` + `export` steps whose config names none. */
@@ -44,6 +49,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   stopOnException: true,
   envvarPrefix: 'EVENTOR_',
   logging: { level: 'info', console: true },
+  logdir: '.eventor/logs',
   dayToKeepDb: 0,
   executor: 'process',
   workers: 0,

@@ -154,6 +154,8 @@ function validateRunConfig(config: RunConfig): void {
   if (typeof config.envvarPrefix !== 'string') throw new ConfigError('envvarPrefix', config.envvarPrefix, 'a string');
   if (!LOG_LEVELS.includes(config.logging.level)) throw new ConfigError('logging.level', config.logging.level, `one of ${LOG_LEVELS.join(', ')}`);
   checkBoolean(config.logging, 'console');
+  checkBoolean(config.logging, 'file');
+  if (typeof config.logdir !== 'string' || !config.logdir) throw new ConfigError('logdir', config.logdir, 'a folder');
   checkNumber(config, 'dayToKeepDb', 0);
   checkNumber(config, 'workers', 0);
   checkNumber(config, 'killGrace', 0);

@@ -1,3 +1,6 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino from 'pino';
 import { LOG_LEVELS, type LogLevel } from '../model/config.js';
 
 /** What steps and the runtime log through; lines carry the name of who logged them. */
@@ -8,15 +11,22 @@ export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
-  /** A logger that writes to the same place under another name (`Task-s1(1)`). */
-  child(name: string): Logger;
+  /** A logger that writes to the same places under another name (`Task-s1(1)`), its lines tagged with `fields`. */
+  child(name: string, fields?: LogFields): Logger;
 }
 
-/** Where formatted lines go; the console by default. */
+/** What a line of the JSON log file says about who logged it, besides the run. */
+export interface LogFields {
+  step?: string;
+  sequence?: string;
+}
+
+/** Where formatted console lines go; stderr by default. */
 export type LineSink = (line: string) => void;
 
-/** Options of a console logger. */
-export interface ConsoleLoggerOptions {
+/** Options of a run's logger. */
+export interface RunLoggerOptions {
+  host: string;
   level?: LogLevel;
   console?: boolean;
   sink?: LineSink;
@@ -32,28 +42,69 @@ export function formatTime(date: Date): string {
   );
 }
 
-/** One log line in the seed's layout: `[ time ][ name ][ LEVEL ][ message ]`. */
-export function formatLine(level: LogLevel, name: string, message: string, at = new Date()): string {
-  return `[ ${formatTime(at)} ][ ${name} ][ ${level.toUpperCase()} ][ ${message} ]`;
+/** One console line in the seed's layout: `[ time ][ host ][ name ][ LEVEL ][ message ]`. */
+export function formatLine(level: LogLevel, host: string, name: string, message: string, at = new Date()): string {
+  return `[ ${formatTime(at)} ][ ${host} ][ ${name} ][ ${level.toUpperCase()} ][ ${message} ]`;
 }
 
-/** A logger that prints the seed's line format to stderr (or a given sink) from `level` up. */
-export function createConsoleLogger(name: string, options: ConsoleLoggerOptions = {}): Logger {
-  const threshold = LOG_LEVELS.indexOf(options.console === false ? 'silent' : (options.level ?? 'info'));
-  const sink: LineSink = options.sink ?? ((line) => process.stderr.write(`${line}\n`));
-  const make = (loggerName: string): Logger => {
-    const log = (level: LogLevel) => (message: string) => {
-      if (LOG_LEVELS.indexOf(level) >= threshold) sink(formatLine(level, loggerName, message));
+/**
+ * The logger of a run: console lines in the seed's format from `level` up, and, once a file is
+ * attached, the same records as JSON lines (pino) with runId, recovery, step, sequence and host.
+ */
+export class RunLogger {
+  private readonly threshold: number;
+  private readonly sink: LineSink | undefined;
+  private file: pino.Logger | undefined;
+  private destination: ReturnType<typeof pino.destination> | undefined;
+  /** The root logger, named after the run. */
+  readonly root: Logger;
+
+  constructor(
+    name: string,
+    private readonly options: RunLoggerOptions,
+  ) {
+    this.threshold = LOG_LEVELS.indexOf(options.level ?? 'info');
+    const toConsole = options.console !== false;
+    this.sink = toConsole ? (options.sink ?? ((line) => process.stderr.write(`${line}\n`))) : undefined;
+    this.root = this.make(name, {});
+  }
+
+  /** Writes JSON lines to `path` from now on; every line carries `base` (runId, recovery). */
+  attachFile(path: string, base: { runId: string; recovery: number }): void {
+    mkdirSync(dirname(path), { recursive: true });
+    this.destination = pino.destination({ dest: path, sync: false, mkdir: true });
+    const level = LOG_LEVELS[this.threshold] === 'silent' ? 'silent' : LOG_LEVELS[this.threshold];
+    this.file = pino({ level, base: { ...base, host: this.options.host }, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime }, this.destination);
+  }
+
+  /** Writes what the file logger still holds. */
+  async close(): Promise<void> {
+    const destination = this.destination;
+    this.file = undefined;
+    this.destination = undefined;
+    if (!destination) return;
+    await new Promise<void>((resolve) => {
+      destination.flush(() => {
+        destination.end();
+        resolve();
+      });
+    });
+  }
+
+  private make(name: string, fields: LogFields): Logger {
+    const log = (level: Exclude<LogLevel, 'silent'>) => (message: string) => {
+      if (LOG_LEVELS.indexOf(level) < this.threshold) return;
+      this.sink?.(formatLine(level, this.options.host, name, message));
+      this.file?.[level]({ ...fields, logger: name }, message);
     };
     return {
-      name: loggerName,
-      enabled: (level) => LOG_LEVELS.indexOf(level) >= threshold,
+      name,
+      enabled: (level) => LOG_LEVELS.indexOf(level) >= this.threshold && (this.sink !== undefined || this.file !== undefined),
       debug: log('debug'),
       info: log('info'),
       warn: log('warn'),
       error: log('error'),
-      child: make,
+      child: (childName, childFields = {}) => this.make(childName, { ...fields, ...childFields }),
     };
-  };
-  return make(name);
+  }
 }
