@@ -1,6 +1,10 @@
 // `npm run bench`: the core's speed and memory beside bare baselines run in the same process.
 // Prints a table, then one JSON line of figures. Run with --expose-gc for the heap row.
 import { ClassicLevel } from 'classic-level';
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +193,70 @@ async function recoveryRow(count: number, repeats: number) {
   return { ours: median(ours.slice(1)), bare: median(bare.slice(1)) };
 }
 
+/** Spawns `true` and waits for it, as a plain Node script would. */
+function spawnTrue(): Promise<void> {
+  return new Promise((resolve, reject) => spawn('true', [], { stdio: 'ignore' }).on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`true exited ${code}`)))).on('error', reject));
+}
+
+/** `count` runs of `fn`, at most `limit` at once. */
+async function limited(count: number, limit: number, fn: () => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, async () => {
+    while (next++ < count) await fn();
+  }));
+}
+
+/** `count` command steps running `true`: in a chain, or from one event with `maxConcurrent`. */
+function commandFlow(count: number, chain: boolean, maxConcurrent = 0): Eventor {
+  const ev = new Eventor({ name: 'bench-command', store: ':memory:', config: { ...quiet, maxConcurrent } });
+  if (chain) {
+    const events = Array.from({ length: count }, (_, i) => ev.addEvent(`e${i}`));
+    for (let i = 0; i < count; i++) ev.addAssoc(events[i], ev.addStep(`s${i}`, { command: ['true'], triggers: i + 1 < count ? { [StepStatus.success]: [events[i + 1]] } : {} }));
+    ev.triggerEvent(events[0], 1);
+  } else {
+    const go = ev.addEvent('go');
+    ev.addAssoc(go, ev.addStep('true', { command: ['true'] }));
+    for (let i = 1; i <= count; i++) ev.triggerEvent(go, i);
+  }
+  return ev;
+}
+
+async function commandRow(count: number, chain: boolean) {
+  const ours = await time(() => runFlow(commandFlow(count, chain, chain ? 0 : 8)));
+  const bare = await time(() => (chain ? limited(count, 1, spawnTrue) : limited(count, 8, spawnTrue)));
+  return { ours: (ours * 1000) / count, bare: (bare * 1000) / count };
+}
+
+const noopModule = fileURLToPath(new URL('./noop-step.mjs', import.meta.url));
+
+/** `count` worker tasks of the no-op module step, one sequence each. */
+function workerFlow(count: number): Eventor {
+  const ev = new Eventor({ name: 'bench-worker', store: ':memory:', config: { ...quiet, executor: 'worker' } });
+  const go = ev.addEvent('go');
+  ev.addAssoc(go, ev.addStep('noop', { module: noopModule, export: 'noop', args: [1] }));
+  for (let i = 1; i <= count; i++) ev.triggerEvent(go, i);
+  return ev;
+}
+
+/** The same tasks on a hand-written pool of threads, one message per task. */
+async function bareWorkers(count: number): Promise<void> {
+  const threads = Array.from({ length: availableParallelism() }, () => new Worker(new URL('./bare-worker.mjs', import.meta.url)));
+  let next = 0;
+  await Promise.all(threads.map((thread) => new Promise<void>((resolve) => {
+    const send = () => (next < count ? thread.postMessage({ id: next++, n: 1 }) : resolve());
+    thread.on('message', send);
+    send();
+  })));
+  await Promise.all(threads.map((thread) => thread.terminate()));
+}
+
+async function workerRow(count: number) {
+  await runFlow(workerFlow(200));
+  const ours = await time(() => runFlow(workerFlow(count)));
+  const bare = await time(() => bareWorkers(count));
+  return { ours: count / (ours / 1000), bare: count / (bare / 1000) };
+}
+
 const rows: { name: string; unit: string; ours: number; bare: number; target: string; better: 'lower' | 'higher' }[] = [];
 const chain = await chainRow(1000, 5);
 rows.push({ name: 'memory: chain of 1,000 no-op steps', unit: 'µs/step', ...chain, target: '≤ 40', better: 'lower' });
@@ -202,6 +270,13 @@ const levelFanOut = await levelFanOutRow(10_000, 5);
 rows.push({ name: 'LevelDB: fan-out of 10,000 tasks', unit: 'tasks/s', ...levelFanOut, target: '≥ 30,000', better: 'higher' });
 const recovery = await recoveryRow(10_000, 3);
 rows.push({ name: 'LevelDB: recover a finished 10,000-task run', unit: 'ms', ...recovery, target: '≤ 500', better: 'lower' });
+
+const commandChain = await commandRow(1000, true);
+rows.push({ name: 'command: chain of 1,000 `true`', unit: 'µs/step', ...commandChain, target: '≤ 1.2× bare', better: 'lower' });
+const commandParallel = await commandRow(1000, false);
+rows.push({ name: 'command: 1,000 `true`, 8 at once', unit: 'µs/task', ...commandParallel, target: '≤ 1.2× bare', better: 'lower' });
+const workers = await workerRow(10_000);
+rows.push({ name: 'worker: 10,000 no-op tasks', unit: 'tasks/s', ...workers, target: '≤ 1.2× bare', better: 'higher' });
 
 const fmt = (n: number) => (n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 const header = ['row', 'unit', 'eventor', 'bare baseline', 'ratio', 'target'];
@@ -224,4 +299,10 @@ console.log(JSON.stringify({
   level_fanout_baseline_tasks_per_s: Math.round(levelFanOut.bare),
   level_recovery_10k_ms: +recovery.ours.toFixed(1),
   level_recovery_10k_baseline_ms: +recovery.bare.toFixed(1),
+  command_chain_us_per_step: Math.round(commandChain.ours),
+  command_chain_baseline_us_per_step: Math.round(commandChain.bare),
+  command_parallel_us_per_task: Math.round(commandParallel.ours),
+  command_parallel_baseline_us_per_task: Math.round(commandParallel.bare),
+  worker_tasks_per_s: Math.round(workers.ours),
+  worker_baseline_tasks_per_s: Math.round(workers.bare),
 }));

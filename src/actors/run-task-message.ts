@@ -11,6 +11,19 @@ function replyLogger(name: string, reply: (message: TaskReply) => void): Logger 
   return logger;
 }
 
+/** Modules imported by this thread or process: a pool thread runs many tasks of one module. */
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+function importModule(url: string): Promise<Record<string, unknown>> {
+  let module = modules.get(url);
+  if (!module) {
+    module = import(url) as Promise<Record<string, unknown>>;
+    modules.set(url, module);
+    module.catch(() => modules.delete(url));
+  }
+  return module;
+}
+
 /**
  * Runs one task where a worker or child process received it: sets its environment, imports its
  * module, calls the export inside the step's context, and replies with the result or the error.
@@ -27,7 +40,7 @@ export async function runTaskMessage(task: TaskMessage, signal: AbortSignal, rep
     signal,
   };
   try {
-    const module = (await import(task.module)) as Record<string, unknown>;
+    const module = await importModule(task.module);
     const func = module[task.export];
     if (typeof func !== 'function') throw new TypeError(`module ${task.module} has no function export '${task.export}'`);
     const args = task.kwargs === undefined ? task.args : [...task.args, task.kwargs];
