@@ -36,7 +36,7 @@ export class ProcessExecutor implements Executor {
     const message = taskMessage(task);
     const child = fork(runnerUrl('process-runner'), [], {
       env: { ...process.env, ...message.env },
-      execArgv: inheritedExecArgv(),
+      execArgv: inheritedExecArgv(message.module),
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

@@ -45,8 +45,13 @@ export function runnerUrl(name: string): URL {
   return new URL(`./${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 }
 
-/** The parent's Node options that a worker or child process needs too (loaders such as tsx), and no others. */
-export function inheritedExecArgv(): string[] {
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+
+/**
+ * The parent's Node options that a worker or child process needs too (loaders such as tsx),
+ * and no others; plus tsx when the step's module is TypeScript and nothing loads it yet.
+ */
+export function inheritedExecArgv(module?: string): string[] {
   const kept: string[] = [];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
@@ -54,5 +59,6 @@ export function inheritedExecArgv(): string[] {
     if (['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(arg) && i + 1 < argv.length) kept.push(arg, argv[++i]);
     else if (/^--(import|require|loader|experimental-loader)=/.test(arg) || arg === '--enable-source-maps' || arg === '--no-warnings') kept.push(arg);
   }
+  if (module && TYPESCRIPT.test(module) && !kept.some((arg) => arg.includes('tsx'))) kept.push('--import', import.meta.resolve('tsx'));
   return kept;
 }

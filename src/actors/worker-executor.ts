@@ -4,7 +4,21 @@ import { Worker } from 'node:worker_threads';
 import { Fifo } from './fifo.js';
 import type { Executor, TaskRun } from './executor.js';
 import { taskMessage } from './process-executor.js';
-import { errorFromRecord, inheritedExecArgv, runnerUrl, type TaskReply } from './remote-task.js';
+import { errorFromRecord, inheritedExecArgv, moduleUrl, runnerUrl, type TaskReply } from './remote-task.js';
+
+/**
+ * The code a pool thread starts with. Node 20 does not pass loader hooks given as `--import` on
+ * to worker threads, so when the runner or the step's module is TypeScript the thread registers
+ * tsx itself before it loads the runner.
+ */
+function bootstrap(runner: string, module: string): string {
+  const typescript = /\.[cm]?tsx?$/;
+  const tsx = typescript.test(runner) || typescript.test(module) ? import.meta.resolve('tsx/esm/api') : undefined;
+  return `(async () => {
+    ${tsx ? `(await import(${JSON.stringify(tsx)})).register();` : ''}
+    await import(${JSON.stringify(runner)});
+  })();`;
+}
 
 /** A task waiting for a thread of the pool. */
 interface Waiting {
@@ -49,16 +63,16 @@ export class WorkerExecutor implements Executor {
       let worker = this.idle.pop();
       if (!worker) {
         if (this.threads >= this.size) return;
-        worker = this.spawn();
+        worker = this.spawn(moduleUrl((this.queue.peek() as Waiting).task.step.module as string));
       }
       this.runOn(worker, this.queue.shift() as Waiting);
     }
   }
 
-  private spawn(): Worker {
+  private spawn(module: string): Worker {
     this.threads++;
     // The thread's output is captured: it runs one task at a time, so each line is that task's.
-    const worker = new Worker(runnerUrl('worker-runner'), { execArgv: inheritedExecArgv(), stdout: true, stderr: true });
+    const worker = new Worker(bootstrap(runnerUrl('worker-runner').href, module), { eval: true, execArgv: inheritedExecArgv(), stdout: true, stderr: true });
     const lines = (stream: NodeJS.ReadableStream, level: 'info' | 'warn') =>
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.running.get(worker)?.logger[level](line));
     lines(worker.stdout, 'info');
