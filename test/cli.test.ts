@@ -38,3 +38,10 @@ test('eventor run rejects a --max-loops that is not a whole number', () => {
   assert.notEqual(code, 0);
   assert.match(stderr, /--max-loops/);
 });
+
+test('eventor run runs TypeScript step modules in a child process and in a worker thread', () => {
+  const { code, stderr } = eventor('run', 'test/fixtures/ts-steps/flow.ts');
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, taskLine('in_process', '4', 'hello process! (in_process/4, in_process)'));
+  assert.match(stderr, taskLine('in_worker', '4', 'hello worker? (in_worker/4, in_worker)'));
+});
