@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { EventorError } from '../model/errors.js';
 import { exited, logLines, terminateOnAbort } from './child-process.js';
-import { stepEnvironment, type Executor, type TaskRun } from './executor.js';
+import { stepEnvironment, throwIfTimedOut, type Executor, type TaskRun } from './executor.js';
 
 /** A program that ended with a non-zero exit code or a signal. */
 export class CommandFailedError extends EventorError {
@@ -51,6 +51,7 @@ export class CommandExecutor implements Executor {
     try {
       await started;
       const [{ code, signal }] = await Promise.all([exited(child), logLines(child, context.logger)]);
+      throwIfTimedOut(context.signal);
       if (context.signal.aborted && code !== 0) throw context.signal.reason;
       if (code === 0) return { exitCode: 0 };
       throw signal

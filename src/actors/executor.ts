@@ -1,3 +1,4 @@
+import { StepTimeoutError } from '../model/errors.js';
 import type { StepSpec } from '../model/spec.js';
 import type { StepContext } from './step-context.js';
 
@@ -34,6 +35,11 @@ export interface Executor {
   readonly kind: string;
   run(task: TaskRun): Promise<unknown>;
   close(): Promise<void>;
+}
+
+/** A task whose signal aborted for its timeout has failed, whatever its code did after. */
+export function throwIfTimedOut(signal: AbortSignal): void {
+  if (signal.aborted && signal.reason instanceof StepTimeoutError) throw signal.reason;
 }
 
 /** The executor a step uses when its config names none: by the kind of code it has. */

@@ -1,5 +1,5 @@
 import { StepTimeoutError } from '../model/errors.js';
-import type { Executor, TaskRun } from './executor.js';
+import { throwIfTimedOut, type Executor, type TaskRun } from './executor.js';
 import { runInStep } from './step-context.js';
 
 /** Runs a step's `func` in this process, awaiting what it returns. */
@@ -10,9 +10,10 @@ export class InlineExecutor implements Executor {
     const func = step.func;
     if (!func) throw new TypeError(`step '${step.name}' has no func for the inline executor`);
     const args = step.kwargs === undefined ? step.args : [...step.args, step.kwargs];
-    const running = runInStep(context, () => func(...args));
-    if (timeoutMs === undefined) return await running;
-    // The step fails at its deadline even if its function resolves later; cancelling only signals it.
+    if (timeoutMs === undefined) return await runInStep(context, () => func(...args));
+    // The step fails at its deadline even if its function resolves later, or resolves because
+    // its signal aborted; cancelling only signals it. The deadline listener goes first, so that
+    // it hears the abort before the step's own listeners do.
     const { signal } = context;
     let onAbort: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -22,7 +23,9 @@ export class InlineExecutor implements Executor {
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      return await Promise.race([running, deadline]);
+      const result = await Promise.race([runInStep(context, () => func(...args)), deadline]);
+      throwIfTimedOut(signal);
+      return result;
     } finally {
       if (onAbort) signal.removeEventListener('abort', onAbort);
     }

@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { decode, encode } from '../store/codec.js';
 import { exited, logLines, terminateOnAbort } from './child-process.js';
-import { stepEnvironment, type Executor, type TaskRun } from './executor.js';
+import { stepEnvironment, throwIfTimedOut, type Executor, type TaskRun } from './executor.js';
 import { errorFromRecord, inheritedExecArgv, moduleUrl, runnerUrl, type TaskMessage, type TaskReply } from './remote-task.js';
 
 /** The plain-data task a worker thread or child process receives. */
@@ -50,9 +50,11 @@ export class ProcessExecutor implements Executor {
     try {
       child.send(encode(message));
       const [{ code, signal }] = await Promise.all([exited(child), logLines(child, context.logger)]);
+      throwIfTimedOut(context.signal);
       if (reply?.type === 'result') return reply.result;
-      if (reply?.type === 'error') throw errorFromRecord(reply.error);
+      // Stopped by a cancel: the cancel's own reason says more than what the child made of SIGTERM.
       if (context.signal.aborted) throw context.signal.reason;
+      if (reply?.type === 'error') throw errorFromRecord(reply.error);
       throw new Error(`the process of step '${context.name}' ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it returned a result`);
     } finally {
       stopWatching();

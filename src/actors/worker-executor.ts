@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { Fifo } from './fifo.js';
 import type { Executor, TaskRun } from './executor.js';
@@ -37,8 +36,6 @@ export class WorkerExecutor implements Executor {
   private readonly idle: Worker[] = [];
   private readonly queue = new Fifo<Waiting>();
   private threads = 0;
-  /** The context of the task each busy thread runs, for its output lines. */
-  private readonly running = new Map<Worker, TaskRun['context']>();
   private closed = false;
   private readonly size: number;
 
@@ -71,12 +68,8 @@ export class WorkerExecutor implements Executor {
 
   private spawn(module: string): Worker {
     this.threads++;
-    // The thread's output is captured: it runs one task at a time, so each line is that task's.
-    const worker = new Worker(bootstrap(runnerUrl('worker-runner').href, module), { eval: true, execArgv: inheritedExecArgv(), stdout: true, stderr: true });
-    const lines = (stream: NodeJS.ReadableStream, level: 'info' | 'warn') =>
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.running.get(worker)?.logger[level](line));
-    lines(worker.stdout, 'info');
-    lines(worker.stderr, 'warn');
+    // The thread sends its tasks' output as log lines itself (worker-runner.ts).
+    const worker = new Worker(bootstrap(runnerUrl('worker-runner').href, module), { eval: true, execArgv: inheritedExecArgv() });
     worker.unref();
     return worker;
   }
@@ -85,7 +78,6 @@ export class WorkerExecutor implements Executor {
     const { context } = task;
     let reply: TaskReply | undefined;
     const finish = (settle: () => void, keepWorker: boolean) => {
-      this.running.delete(worker);
       worker.off('message', onMessage);
       worker.off('error', onError);
       worker.off('exit', onExit);
@@ -113,7 +105,6 @@ export class WorkerExecutor implements Executor {
     worker.on('exit', onExit);
     if (context.signal.aborted) onAbort();
     else context.signal.addEventListener('abort', onAbort, { once: true });
-    this.running.set(worker, context);
     worker.ref();
     worker.postMessage(taskMessage(task));
   }

@@ -6,6 +6,35 @@ import { runTaskMessage } from './run-task-message.js';
 const port = parentPort;
 if (!port) throw new Error('worker-runner runs inside a worker thread of the worker executor');
 
+/** Where the current task's output lines go; between tasks, nowhere but the thread's own stream. */
+let current: ((message: TaskReply) => void) | undefined;
+
+/**
+ * Sends what the step writes to stdout and stderr as log lines over the same port as its
+ * result, so that every line arrives, in order, before the task ends and under its name.
+ */
+function capture(stream: NodeJS.WriteStream, level: 'info' | 'warn'): () => void {
+  const original = stream.write.bind(stream);
+  let pending = '';
+  stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
+    if (!current) return original(chunk as string, encoding as BufferEncoding, callback as () => void);
+    pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) current({ type: 'log', level, message: line });
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (typeof done === 'function') done();
+    return true;
+  }) as typeof stream.write;
+  return () => {
+    if (pending && current) current({ type: 'log', level, message: pending });
+    pending = '';
+  };
+}
+
+const flushStdout = capture(process.stdout, 'info');
+const flushStderr = capture(process.stderr, 'warn');
+
 port.on('message', (task: TaskMessage) => {
   const reply = (message: TaskReply) => {
     try {
@@ -15,6 +44,12 @@ port.on('message', (task: TaskMessage) => {
       port.postMessage({ type: 'error', error: { name: 'DataCloneError', message: `the result of step '${task.step}' cannot cross from its worker thread: ${(error as Error).message}` } } satisfies TaskReply);
     }
   };
+  current = reply;
   // A worker is stopped by terminating it, so its steps' signal never aborts.
-  void runTaskMessage(task, new AbortController().signal, reply, () => {}).then(() => port.postMessage({ type: 'done' }));
+  void runTaskMessage(task, new AbortController().signal, reply, () => {}).then(() => {
+    flushStdout();
+    flushStderr();
+    current = undefined;
+    port.postMessage({ type: 'done' });
+  });
 });
