@@ -64,7 +64,7 @@ test('run by itself, the failing example shows s3 running only without stopOnExc
   assert.equal(stderr.match(/s3 ran/g)?.length, 1);
 });
 
-for (const file of ['simple-chain.ts', 'and-or-join.ts', 'delayed.ts']) {
+for (const file of ['simple-chain.ts', 'and-or-join.ts', 'delayed.ts', 'resources.ts']) {
   test(`examples/${file} runs by itself and exits 0`, () => {
     const { code, stderr } = runAlone(file);
     assert.equal(code, 0, stderr);
