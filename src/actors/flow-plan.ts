@@ -50,8 +50,9 @@ export function planFlow(spec: FlowSpec, pools: ReadonlyMap<string, ResourcePool
   const config = resolveRunConfig(spec.config);
   const steps = new Map<string, StepPlan>();
   for (const step of spec.steps) {
-    const on = (status: StepStatus) => step.triggers[status] ?? [];
+    const on = (status: StepStatus) => [...(step.triggers[status] ?? []), ...(step.reports?.[status] ?? [])];
     const failure = [...on('failure'), ...on('complete')];
+    const handlesFailure = (step.triggers.failure?.length ?? 0) + (step.triggers.complete?.length ?? 0) > 0;
     steps.set(step.name, {
       spec: step,
       name: step.name,
@@ -64,7 +65,7 @@ export function planFlow(spec: FlowSpec, pools: ReadonlyMap<string, ResourcePool
         success: [...on('success'), ...on('complete')],
         failure,
       },
-      handlesFailure: failure.length > 0,
+      handlesFailure,
       stopOnException: step.config.stopOnException ?? config.stopOnException,
       maxConcurrent: limitOf(step.config.maxConcurrent),
       executor: defaultExecutorKind(step, config.executor),

@@ -54,6 +54,13 @@ interface LiveTask {
   abort?: AbortController;
 }
 
+/** A step waiting inside its code for the first of some events, each key an event and sequence. */
+interface Waiter {
+  readonly keys: readonly string[];
+  readonly resolve: (event: string) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** An association to an event that waits for its delay. */
 interface DelayedTrigger {
   readonly event: string;
@@ -111,6 +118,9 @@ export class Supervisor {
   private timerDueAt = Infinity;
   private cancelReason: string | undefined;
   private pumpScheduled = false;
+  /** Steps waiting inside their code for events, by event and sequence; `waiting` counts the steps. */
+  private readonly waiters = new Map<string, Waiter[]>();
+  private waiting = 0;
 
   private readonly recovery: number;
 
@@ -272,7 +282,43 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Resolves with the first of `events` to fire (or to have fired) for `sequence`; for code
+   * inside a running step, such as a container that runs its children one repeat after the
+   * other. It rejects when the run stops, or when nothing else is left that could fire them.
+   */
+  waitForEvent(events: readonly string[], sequence: Sequence): Promise<string> {
+    const unknown = events.find((event) => !this.plan.events.has(event));
+    if (unknown !== undefined) return Promise.reject(new UnknownNameError('event', unknown, 'waitForEvent'));
+    const fired = events.find((event) => this.events.get(event)?.getSnapshot().context.fired.has(sequence));
+    if (fired !== undefined) return Promise.resolve(fired);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { keys: events.map((event) => taskKey(event, sequence)), resolve, reject };
+      for (const key of waiter.keys) this.waiters.set(key, [...(this.waiters.get(key) ?? []), waiter]);
+      this.waiting++;
+    });
+  }
+
+  /** Fails every waitForEvent still pending: what they wait for cannot happen any more. */
+  private releaseWaiters(reason: string): void {
+    const waiters = new Set([...this.waiters.values()].flat());
+    this.waiters.clear();
+    this.waiting = 0;
+    for (const waiter of waiters) waiter.reject(new EventorError(reason));
+  }
+
   private onEventFired(event: string, sequence: Sequence): void {
+    if (this.waiting > 0) {
+      for (const waiter of this.waiters.get(taskKey(event, sequence)) ?? []) {
+        for (const key of waiter.keys) {
+          const rest = (this.waiters.get(key) ?? []).filter((other) => other !== waiter);
+          if (rest.length) this.waiters.set(key, rest);
+          else this.waiters.delete(key);
+        }
+        this.waiting--;
+        waiter.resolve(event);
+      }
+    }
     this.writer.add({ v: RECORD_VERSION, kind: 'event', runId: this.runId, recovery: this.recovery, event, sequence, at: Date.now() });
     for (const dependent of this.plan.dependents.get(event) ?? []) this.work.push({ kind: 'source', event: dependent, source: event, sequence });
     for (const assoc of this.plan.assocs.get(event) ?? []) {
@@ -610,7 +656,16 @@ export class Supervisor {
   /** Ends the current `run()` once nothing is active and nothing can start. */
   private checkSettled(): void {
     const session = this.session;
-    if (!session || this.draining || this.active > 0) return;
+    if (!session || this.draining) return;
+    if (this.active > 0) {
+      // Every active step waits for an event and nothing else can move: none of them ever will.
+      if (this.waiting >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled) {
+        this.releaseWaiters('the run has nothing left to do that could fire the event this step waits for');
+      } else if (this.waiting > 0 && !this.lifecycle.getSnapshot().matches('running')) {
+        this.releaseWaiters('the run stopped');
+      }
+      return;
+    }
     const running = this.lifecycle.getSnapshot().matches('running');
     if (running && this.ready.size > 0) return;
     if (running && this.due.size > 0) {

@@ -66,6 +66,8 @@ export interface AddStepOptions {
   /** Passed to the code as its last argument. */
   kwargs?: Record<string, unknown>;
   triggers?: Partial<Record<TriggerStatus, readonly (EventRef | string)[]>>;
+  /** For dialects: events a status fires that, unlike triggers, never count as handling a failure. */
+  reports?: Partial<Record<TriggerStatus, string[]>>;
   recovery?: Partial<Record<TaskStatus, StepReplay>>;
   config?: StepConfig;
   /** Resources to hold while a task runs; it waits in `acquiring` until they are free. */
@@ -305,6 +307,16 @@ export class Eventor {
       deleted.push(run.runId);
     }
     return deleted;
+  }
+
+  /**
+   * From inside a running step: resolves with the first of `events` to fire for `sequence` in
+   * this run, and rejects if the run stops or nothing left could make one fire.
+   */
+  waitForEvent(events: EventRef | string | readonly (EventRef | string)[], sequence: number | string): Promise<string> {
+    const names = (Array.isArray(events) ? events : [events]).map((event: EventRef | string) => this.nameOf(event, 'event', 'waitForEvent'));
+    if (!this.supervisor) return Promise.reject(new EventorError(`waitForEvent('${names.join("', '")}') was called before run(): call it from a running step`));
+    return this.supervisor.waitForEvent(names, String(sequence));
   }
 
   /**

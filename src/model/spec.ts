@@ -30,6 +30,8 @@ export interface StepSpec {
   kwargs?: Record<string, unknown>;
   /** Events fired, with the task's sequence, when a task enters a status. */
   triggers: Partial<Record<StepStatus, string[]>>;
+  /** Events fired like triggers, for a dialect's own wiring: they never count as handling a failure. */
+  reports?: Partial<Record<StepStatus, string[]>>;
   recovery: Partial<Record<TaskStatus, StepReplay>>;
   config: StepConfig;
   /** Resources to hold while a task runs: `[pool name, amount]`. */

@@ -111,7 +111,7 @@ function validateStep(step: StepSpec, knownEvent: (name: string, where: string) 
     throw new ConfigError('command', step.command, "a program and its arguments (['prog', 'arg']) or a shell line", step.name);
   }
 
-  for (const [status, names] of Object.entries(step.triggers)) {
+  for (const [status, names] of [...Object.entries(step.triggers), ...Object.entries(step.reports ?? {})]) {
     if (!(TRIGGER_STATUSES as readonly string[]).includes(status)) throw new UnknownStatusError(step.name, status, TRIGGER_STATUSES, 'triggers');
     for (const name of names ?? []) knownEvent(name, `the ${status} triggers of step '${step.name}'`);
   }

@@ -1,0 +1,339 @@
+import { currentStep } from '../actors/step-context.js';
+import type { ResourcePool } from '../actors/resource-pool.js';
+import type { Todos, TransitionListener } from '../actors/supervisor.js';
+import type { RunConfigInput, StepConfig } from '../model/config.js';
+import { DuplicateNameError, EventorError, ForeignReferenceError, ValidationError } from '../model/errors.js';
+import { type ExprNode } from '../model/expr.js';
+import type { StepFunction } from '../model/spec.js';
+import { RunMode, type StepReplay, type TaskStatus } from '../model/status.js';
+import type { LineSink } from '../observe/log.js';
+import { Eventor, type RunSummary } from './eventor.js';
+
+/** A requirement on a sibling: `[step, status]`, or an event made with `addEvent`. */
+export type Requirement = readonly [SequentStep, RequireStatus] | SequentEvent;
+
+/** The statuses a requirement may wait for; `complete` is success or failure. */
+export type RequireStatus = 'success' | 'failure' | 'complete' | 'active' | 'ready';
+
+/** What a step or event requires: all of a list, or `or(...)` of requirements (they nest). */
+export type Requires = readonly (Requirement | ExprNode<Requirement>)[] | ExprNode<Requirement>;
+
+/** How a Sequent is made: as an Eventor, with `SEQUENT_` as the prefix of step variables. */
+export interface SequentOptions {
+  name?: string;
+  store?: string;
+  runMode?: RunMode;
+  runId?: string;
+  recoveryRun?: number;
+  config?: RunConfigInput;
+  logSink?: LineSink;
+}
+
+/** A step of a Sequent: code to run, or (with `repeats`, or without code) a container of steps. */
+export interface SequentStepOptions {
+  func?: StepFunction;
+  module?: string;
+  export?: string;
+  command?: string | string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  /** What must hold among its siblings before it starts; none: it starts with its container's repeat. */
+  requires?: Requires;
+  /** Seconds to wait once its requirements hold. */
+  delay?: number;
+  /** A container's repeats: a list of values, or a count N for 1 to N. */
+  repeats?: readonly (number | string)[] | number;
+  acquires?: [ResourcePool, number][];
+  releases?: [ResourcePool, number][];
+  recovery?: Partial<Record<TaskStatus, StepReplay>>;
+  config?: StepConfig;
+  /** Hosts to run on; steps on other hosts arrive with the NATS executor. */
+  hosts?: string[];
+}
+
+/** Options of `Sequent.run()`. */
+export interface SequentRunOptions {
+  maxLoops?: number;
+  /** Run again in another mode (a recovery of the run just made, say) with the same flow. */
+  runMode?: RunMode;
+}
+
+/** A node of the tree: where it sits, and what it is called in the compiled flow. */
+abstract class Node {
+  constructor(
+    readonly name: string,
+    readonly parent: Container | undefined,
+    readonly root: Sequent,
+  ) {}
+
+  /** The name of the compiled task: the path from the top, joined with `_` (`s1_s11_s111`). */
+  get path(): string {
+    return this.parent && this.parent.parent ? `${this.parent.path}_${this.name}` : this.name;
+  }
+}
+
+/** An event of a Sequent: it fires, for a repeat, once its requirements hold. */
+export class SequentEvent extends Node {
+  constructor(
+    name: string,
+    parent: Container,
+    root: Sequent,
+    readonly requires: Requires,
+  ) {
+    super(name, parent, root);
+  }
+}
+
+/** A step of a Sequent, as `addStep` returns it; a container also has `addStep` and `addEvent`. */
+export class SequentStep extends Node {
+  readonly children: (SequentStep | SequentEvent)[] = [];
+  readonly repeats: readonly string[];
+
+  constructor(
+    name: string,
+    parent: Container | undefined,
+    root: Sequent,
+    readonly options: SequentStepOptions,
+  ) {
+    super(name, parent, root);
+    const { repeats } = options;
+    this.repeats = repeats === undefined ? ['1'] : typeof repeats === 'number' ? Array.from({ length: repeats }, (_, i) => String(i + 1)) : repeats.map(String);
+  }
+
+  /** Whether this step holds other steps rather than code. */
+  get isContainer(): boolean {
+    const { func, module, command, repeats } = this.options;
+    return repeats !== undefined || (func === undefined && module === undefined && command === undefined);
+  }
+
+  /** Adds a step inside this container. */
+  addStep(name: string, options: SequentStepOptions = {}): SequentStep {
+    if (!this.isContainer) throw new ValidationError(`step '${this.path}' runs code, so it cannot hold steps: give it repeats and no code to make it a container`);
+    return this.root.adopt(this, new SequentStep(name, this, this.root, options));
+  }
+
+  /** Adds an event inside this container, for its steps to require. */
+  addEvent(name: string, options: { requires: Requires }): SequentEvent {
+    if (!this.isContainer) throw new ValidationError(`step '${this.path}' runs code, so it cannot hold events`);
+    return this.root.adopt(this, new SequentEvent(name, this, this.root, options.requires));
+  }
+}
+
+type Container = SequentStep;
+
+/** The `[step, status]` pairs anywhere in a requirement, for seeing which failures it handles. */
+function pairsOf(requires: unknown): (readonly [SequentStep, RequireStatus])[] {
+  if (Array.isArray(requires) && requires.length === 2 && requires[0] instanceof SequentStep) return [requires as unknown as readonly [SequentStep, RequireStatus]];
+  if (Array.isArray(requires)) return requires.flatMap(pairsOf);
+  if (requires && typeof requires === 'object' && 'items' in requires) return (requires as ExprNode<unknown>).items.flatMap(pairsOf);
+  return [];
+}
+
+/** Declares a compiled event once, whatever asks for it first; returns its name. */
+type DeclareEvent = (name: string, options?: { expr?: unknown }) => string;
+
+const START = ':start';
+const DONE = ':done';
+const FAILED = ':failed';
+const eventName = (node: Node, status: string) => `${node.path}:${status}`;
+
+/**
+ * Flows of nested steps: "A1 and A2 run side by side, then B, and when B succeeds C1 and C2".
+ * Containers run their children once per repeat, one repeat after the other. A Sequent compiles
+ * to an Eventor flow (steps, events, associations) and runs on the same runtime, so it is
+ * recovered the same way.
+ * @example
+ * const flow = new Sequent({ name: 'etl' });
+ * const a1 = flow.addStep('A1', { command: ['./extract.sh', 'db1'] });
+ * const a2 = flow.addStep('A2', { command: ['./extract.sh', 'db2'] });
+ * flow.addStep('B', { command: './process.sh', requires: [[a1, 'success'], [a2, 'success']] });
+ * await flow.run();
+ */
+export class Sequent {
+  readonly name: string;
+  private readonly top: SequentStep;
+  private readonly options: SequentOptions;
+  private readonly names = new Map<string, Node>();
+  private readonly listeners = new Set<TransitionListener>();
+  private eventor: Eventor | undefined;
+  private lastRunId: string | undefined;
+
+  constructor(options: SequentOptions = {}) {
+    this.options = options;
+    this.name = options.name ?? 'sequent';
+    this.top = new SequentStep(this.name, undefined, this, { repeats: ['1'] });
+  }
+
+  /** Adds a step at the top of the flow: code to run, or a container of steps. */
+  addStep(name: string, options: SequentStepOptions = {}): SequentStep {
+    return this.adopt(this.top, new SequentStep(name, this.top, this, options));
+  }
+
+  /** Adds an event at the top of the flow, for steps to require. */
+  addEvent(name: string, options: { requires: Requires }): SequentEvent {
+    return this.adopt(this.top, new SequentEvent(name, this.top, this, options.requires));
+  }
+
+  /** @internal */
+  adopt<T extends SequentStep | SequentEvent>(parent: Container, child: T): T {
+    if (this.eventor) throw new EventorError(`Sequent '${this.name}' has run: add steps before the first run()`);
+    if (this.names.has(child.path)) throw new DuplicateNameError(child instanceof SequentEvent ? 'event' : 'step', child.path);
+    this.names.set(child.path, child);
+    parent.children.push(child);
+    return child;
+  }
+
+  /** The id of the run, once `run()` has started one (or found one to recover). */
+  get runId(): string {
+    return this.eventor?.runId ?? this.lastRunId ?? this.options.runId ?? '';
+  }
+
+  /** The name of the step whose code calls it (`s1_s11_s111`). */
+  getStepName(): string {
+    return currentStep().name;
+  }
+
+  /** The sequence of the step whose code calls it (`1.2.2`). */
+  getStepSequence(): string {
+    return currentStep().sequence;
+  }
+
+  /** Calls `listener` on every task transition of the runs of this flow. */
+  subscribe(listener: TransitionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs the flow; a later `run({ runMode: RunMode.recover })` recovers the run it made. */
+  async run(options: SequentRunOptions = {}): Promise<boolean> {
+    if (this.eventor) {
+      this.lastRunId = this.eventor.runId;
+      await this.eventor.close();
+      this.eventor = undefined;
+    }
+    const runMode = options.runMode ?? this.options.runMode;
+    const runId = runMode && runMode !== RunMode.restart ? (this.lastRunId ?? this.options.runId) : this.options.runId;
+    const eventor = this.compile(runMode, runId);
+    this.eventor = eventor;
+    return eventor.run({ maxLoops: options.maxLoops });
+  }
+
+  /** Work not finished yet, as `Eventor.countTodos()`. */
+  async countTodos(): Promise<Todos> {
+    return this.eventor?.countTodos() ?? { total: 0, byStep: {} };
+  }
+
+  /** The runs in this flow's store, as `Eventor.listRuns()`. */
+  async listRuns(): Promise<RunSummary[]> {
+    return (this.eventor ?? this.compile(this.options.runMode, this.options.runId)).listRuns();
+  }
+
+  /** Stops a run that is going, as `Eventor.cancel()`. */
+  async cancel(reason?: string): Promise<void> {
+    await this.eventor?.cancel(reason);
+  }
+
+  async close(): Promise<void> {
+    await this.eventor?.close();
+  }
+
+  /** Builds the Eventor flow this Sequent stands for. */
+  private compile(runMode: RunMode | undefined, runId: string | undefined): Eventor {
+    const { config, ...rest } = this.options;
+    const ev = new Eventor({ ...rest, name: this.name, runMode, runId, config: { envvarPrefix: 'SEQUENT_', ...config } });
+    for (const listener of this.listeners) ev.subscribe(listener);
+    const declared = new Set<string>();
+    const event: DeclareEvent = (name, options) => {
+      if (!declared.has(name)) {
+        declared.add(name);
+        ev.addEvent(name, options as Parameters<Eventor['addEvent']>[1]);
+      }
+      return name;
+    };
+    this.compileContainer(ev, this.top, event);
+    ev.triggerEvent(START, 1);
+    return ev;
+  }
+
+  private compileContainer(ev: Eventor, container: Container, event: DeclareEvent): void {
+    const isTop = container === this.top;
+    const start = isTop ? START : eventName(container, 'start');
+    event(start);
+    const steps = container.children.filter((child): child is SequentStep => child instanceof SequentStep);
+    // Each child reports its statuses as events, for its siblings' requirements and the repeat's end.
+    for (const step of steps) for (const status of ['success', 'failure', 'ready', 'active'] as const) event(eventName(step, status));
+    for (const step of steps) event(eventName(step, 'complete'), { expr: { op: 'or', items: [eventName(step, 'success'), eventName(step, 'failure')] } });
+    for (const child of container.children) {
+      if (child instanceof SequentEvent) event(child.path, { expr: this.requirement(child, child.requires) });
+    }
+    const handled = new Set<SequentStep>();
+    for (const child of container.children) {
+      const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
+      if (requires !== undefined) for (const [step, status] of pairsOf(requires)) if (status === 'failure' || status === 'complete') handled.add(step);
+    }
+    if (!isTop) {
+      event(eventName(container, 'done'), { expr: steps.length ? { op: 'and', items: steps.map((step) => eventName(step, 'success')) } : undefined });
+      event(eventName(container, 'failed'), { expr: steps.length ? { op: 'or', items: steps.map((step) => eventName(step, 'failure')) } : undefined });
+    }
+    for (const step of steps) {
+      // Status events are the Sequent's own wiring, so they do not handle a failure; one that a
+      // sibling requires (`[step, 'failure']` or `'complete'`) does, as a trigger would.
+      const reports = { success: [eventName(step, 'success')], failure: [eventName(step, 'failure')], ready: [eventName(step, 'ready')], active: [eventName(step, 'active')] };
+      const triggers = handled.has(step) ? { failure: [eventName(step, 'failure')] } : {};
+      const { func, module, command, cwd, env, args, kwargs, acquires, releases, recovery, config, delay } = step.options;
+      if (step.isContainer) {
+        ev.addStep(step.path, { func: this.containerCode(ev, step), triggers, reports, acquires, releases, recovery, config });
+        this.compileContainer(ev, step, event);
+      } else {
+        ev.addStep(step.path, { func, module, export: step.options.export, command, cwd, env, args, kwargs, triggers, reports, acquires, releases, recovery, config });
+      }
+      const from = step.options.requires === undefined ? start : event(eventName(step, 'requires'), { expr: this.requirement(step, step.options.requires) });
+      ev.addAssoc(from, step.path, { delay: delay ?? 0 });
+    }
+  }
+
+  /** The code of a container: its repeats one after the other, each waiting for its children. */
+  private containerCode(ev: Eventor, container: Container): StepFunction {
+    const steps = container.children.filter((child) => child instanceof SequentStep).length;
+    return async () => {
+      if (steps === 0) return;
+      const { sequence } = currentStep();
+      for (const repeat of container.repeats) {
+        const inner = `${sequence}.${repeat}`;
+        ev.triggerEvent(eventName(container, 'start'), inner);
+        const ended = await ev.waitForEvent([eventName(container, 'done'), eventName(container, 'failed')], inner);
+        if (ended !== eventName(container, 'done')) throw new EventorError(`repeat ${repeat} of ${container.path} (sequence ${inner}) failed: one of its steps failed`);
+      }
+    };
+  }
+
+  /** A requirement list as an expression over the compiled events. */
+  private requirement(owner: Node, requires: Requires): never {
+    const atom = (requirement: Requirement): string => {
+      if (requirement instanceof SequentEvent) return this.sibling(owner, requirement).path;
+      const [step, status] = requirement as readonly [SequentStep, RequireStatus];
+      if (!(step instanceof SequentStep)) throw new ValidationError(`the requires of '${owner.path}' hold ${String(step)} where a step or an event of this Sequent is needed`);
+      return eventName(this.sibling(owner, step), status);
+    };
+    const convert = (item: Requirement | ExprNode<Requirement> | readonly unknown[]): unknown => {
+      if (Array.isArray(item) && item.length === 2 && item[0] instanceof SequentStep) return atom(item as unknown as Requirement);
+      if (Array.isArray(item)) return { op: 'and', items: item.map((part) => convert(part as Requirement)) };
+      if (item instanceof SequentEvent) return atom(item);
+      const node = item as ExprNode<Requirement>;
+      if (node && typeof node === 'object' && 'op' in node) return { op: node.op, items: node.items.map((part) => convert(part as Requirement)) };
+      throw new ValidationError(`the requires of '${owner.path}' hold ${JSON.stringify(item)}: give [step, status] pairs, events, or or(...) of them`);
+    };
+    return convert(requires as unknown as Requirement) as never;
+  }
+
+  /** Checks that a required step or event is a sibling of the one that requires it. */
+  private sibling<T extends Node>(owner: Node, required: T): T {
+    if (required.root !== this) throw new ForeignReferenceError(required instanceof SequentEvent ? 'event' : 'step', required.path, `the requires of '${owner.path}'`);
+    if (required.parent !== owner.parent) {
+      throw new ValidationError(`'${owner.path}' requires '${required.path}', which is not in the same container: a step may require only its siblings (require their container instead)`);
+    }
+    return required;
+  }
+}
