@@ -1,5 +1,6 @@
 export { Eventor, type EventorOptions, type AddStepOptions, type AssocOptions, type RunOptions, type RunSummary } from './dialects/eventor.js';
 export { Sequent, SequentStep, SequentEvent, type SequentOptions, type SequentStepOptions, type SequentRunOptions, type Requires, type Requirement, type RequireStatus } from './dialects/sequent.js';
+export { loadFlow, FlowFileError, type LoadFlowOptions } from './dialects/yaml-flow.js';
 export { StepStatus, StepReplay, RunMode, type TaskStatus, type TriggerStatus } from './model/status.js';
 export { or, and, type EventRef, type StepRef, type Expr, type ExprInput, type ExprNode } from './model/expr.js';
 export { currentStep, type StepContext } from './actors/step-context.js';

@@ -14,6 +14,16 @@ export class CommandFailedError extends EventorError {
   }
 }
 
+/** Replaces `${sequence}`, `${step}` and `${env.NAME}` in a command with the task's values. */
+export function fillPlaceholders(command: string | string[], task: TaskRun): string | string[] {
+  const env = { ...process.env, ...task.step.env };
+  const fill = (text: string) =>
+    text.replace(/\$\{(sequence|step|env\.([A-Za-z_][A-Za-z0-9_]*))\}/g, (_, key: string, name?: string) =>
+      name !== undefined ? (env[name] ?? '') : key === 'sequence' ? task.context.sequence : task.context.name,
+    );
+  return Array.isArray(command) ? command.map(fill) : fill(command);
+}
+
 /** What a successful command step returns: its exit code, 0. */
 export interface CommandResult {
   exitCode: 0;
@@ -29,7 +39,7 @@ export class CommandExecutor implements Executor {
 
   async run(task: TaskRun): Promise<CommandResult> {
     const { step, context, killGraceMs } = task;
-    const command = step.command as string | string[];
+    const command = step.placeholders ? fillPlaceholders(step.command as string | string[], task) : (step.command as string | string[]);
     const [program, args] = Array.isArray(command) ? [command[0], command.slice(1)] : ['/bin/sh', ['-c', command]];
     const shown = Array.isArray(command) ? command.join(' ') : command;
     const child = spawn(program, args, {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setDefaultFlowName } from '../dialects/eventor.js';
+import { loadFlow } from '../dialects/yaml-flow.js';
 import { EventorError } from '../model/errors.js';
 
 /** Something `eventor run` can run: an Eventor, or anything shaped like one (Sequent later). */
@@ -24,6 +25,10 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 export async function loadRunnable(file: string): Promise<Runnable> {
   const path = resolve(file);
   if (!existsSync(path)) throw new EventorError(`flow file ${file} does not exist: give the path of a module whose default export is an Eventor`);
+  if (['.yaml', '.yml'].includes(extname(path))) {
+    setDefaultFlowName(basename(path, extname(path)));
+    return loadFlow(path);
+  }
   if (TYPESCRIPT.has(extname(path))) {
     const { register } = await import('tsx/esm/api');
     register();

@@ -60,6 +60,8 @@ export interface AddStepOptions {
   command?: string | string[];
   /** Working directory of a command step. */
   cwd?: string;
+  /** Replace `${sequence}`, `${step}` and `${env.NAME}` in the command for each task. */
+  placeholders?: boolean;
   /** Environment variables of a command, process or worker step. */
   env?: Record<string, string>;
   args?: unknown[];

@@ -37,6 +37,8 @@ export interface SequentStepOptions {
   command?: string | string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** Replace `${sequence}`, `${step}` and `${env.NAME}` in the command for each task. */
+  placeholders?: boolean;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
   /** What must hold among its siblings before it starts; none: it starts with its container's repeat. */
@@ -282,12 +284,12 @@ export class Sequent {
       // sibling requires (`[step, 'failure']` or `'complete'`) does, as a trigger would.
       const reports = { success: [eventName(step, 'success')], failure: [eventName(step, 'failure')], ready: [eventName(step, 'ready')], active: [eventName(step, 'active')] };
       const triggers = handled.has(step) ? { failure: [eventName(step, 'failure')] } : {};
-      const { func, module, command, cwd, env, args, kwargs, acquires, releases, recovery, config, delay } = step.options;
+      const { func, module, command, cwd, env, placeholders, args, kwargs, acquires, releases, recovery, config, delay } = step.options;
       if (step.isContainer) {
         ev.addStep(step.path, { func: this.containerCode(ev, step), triggers, reports, acquires, releases, recovery, config });
         this.compileContainer(ev, step, event);
       } else {
-        ev.addStep(step.path, { func, module, export: step.options.export, command, cwd, env, args, kwargs, triggers, reports, acquires, releases, recovery, config });
+        ev.addStep(step.path, { func, module, export: step.options.export, command, cwd, env, placeholders, args, kwargs, triggers, reports, acquires, releases, recovery, config });
       }
       const from = step.options.requires === undefined ? start : event(eventName(step, 'requires'), { expr: this.requirement(step, step.options.requires) });
       ev.addAssoc(from, step.path, { delay: delay ?? 0 });

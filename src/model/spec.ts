@@ -22,6 +22,8 @@ export interface StepSpec {
   export?: string;
   /** A program and its arguments (no shell), or a line for `/bin/sh -c`. */
   command?: string | string[];
+  /** Whether `${sequence}`, `${step}` and `${env.NAME}` in a `command` are replaced for each task (flow files). */
+  placeholders?: boolean;
   /** Working directory of a `command` step. */
   cwd?: string;
   /** Environment variables of a `command`, `process` or `worker` step, over the process's own. */
