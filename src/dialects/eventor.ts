@@ -33,6 +33,7 @@ import type { AssocSpec, FlowSpec, Sequence, StepFunction, StepSpec, TargetSpec,
 import { RunMode, type StepReplay, type StepStatus, type TaskStatus, type TriggerStatus } from '../model/status.js';
 import { validateFlow } from '../model/validate.js';
 import { RunLogger, type LineSink, type Logger } from '../observe/log.js';
+import { flowGraph, renderMermaid } from '../observe/mermaid.js';
 import { createStore, defaultStoreFolder } from '../store/open-store.js';
 import { latestRun, type RecoveryState, type Store } from '../store/store.js';
 
@@ -344,6 +345,14 @@ export class Eventor {
     await Promise.all(this.openExecutors.map((executor) => executor.close()));
     if (this.storeOpened) await this.store.close();
     await this.runLogger.close();
+  }
+
+  /**
+   * The flow as a Mermaid flowchart: events (rounded), steps, associations, triggers (labelled
+   * with their status) and expressions.
+   */
+  toMermaid(): string {
+    return renderMermaid(flowGraph(this.toSpec()));
   }
 
   /** The flow as plain data, exactly as it will be validated and run. */

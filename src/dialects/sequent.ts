@@ -7,6 +7,7 @@ import { type ExprNode } from '../model/expr.js';
 import type { StepFunction } from '../model/spec.js';
 import { RunMode, type StepReplay, type TaskStatus } from '../model/status.js';
 import type { LineSink } from '../observe/log.js';
+import { renderMermaid, type Graph } from '../observe/mermaid.js';
 import { Eventor, type RunSummary } from './eventor.js';
 
 /** A requirement on a sibling: `[step, status]`, or an event made with `addEvent`. */
@@ -133,6 +134,14 @@ function pairsOf(requires: unknown): (readonly [SequentStep, RequireStatus])[] {
   return [];
 }
 
+/** The events anywhere in a requirement. */
+function eventsOf(requires: unknown): SequentEvent[] {
+  if (requires instanceof SequentEvent) return [requires];
+  if (Array.isArray(requires) && !(requires.length === 2 && requires[0] instanceof SequentStep)) return requires.flatMap(eventsOf);
+  if (requires && typeof requires === 'object' && 'items' in requires) return (requires as ExprNode<unknown>).items.flatMap(eventsOf);
+  return [];
+}
+
 /** Declares a compiled event once, whatever asks for it first; returns its name. */
 type DeclareEvent = (name: string, options?: { expr?: unknown }) => string;
 
@@ -206,6 +215,30 @@ export class Sequent {
   subscribe(listener: TransitionListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * The flow as a Mermaid flowchart: containers as subgraphs (with their repeats), steps and
+   * events as nodes, requirements as arrows labelled with the status they wait for.
+   */
+  toMermaid(): string {
+    const graph: Graph = { nodes: [], edges: [], groups: [] };
+    const visit = (container: Container) => {
+      for (const child of container.children) {
+        if (child instanceof SequentStep && child.isContainer) {
+          const repeats = child.repeats.length > 1 || child.options.repeats !== undefined ? ` (repeats ${child.repeats.join(', ')})` : '';
+          graph.groups.push({ id: child.path, label: `${child.name}${repeats}`, members: child.children.map((member) => member.path) });
+          visit(child);
+        } else graph.nodes.push({ id: child.path, label: child.name, shape: child instanceof SequentEvent ? 'event' : 'step' });
+        const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
+        if (requires !== undefined) {
+          for (const [step, status] of pairsOf(requires)) graph.edges.push({ from: step.path, to: child.path, label: status === 'success' ? undefined : status });
+          for (const required of eventsOf(requires)) graph.edges.push({ from: required.path, to: child.path });
+        }
+      }
+    };
+    visit(this.top);
+    return renderMermaid(graph);
   }
 
   /** Runs the flow; a later `run({ runMode: RunMode.recover })` recovers the run it made. */
