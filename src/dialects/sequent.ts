@@ -16,8 +16,12 @@ export type Requirement = readonly [SequentStep, RequireStatus] | SequentEvent;
 /** The statuses a requirement may wait for; `complete` is success or failure. */
 export type RequireStatus = 'success' | 'failure' | 'complete' | 'active' | 'ready';
 
-/** What a step or event requires: all of a list, or `or(...)` of requirements (they nest). */
-export type Requires = readonly (Requirement | ExprNode<Requirement>)[] | ExprNode<Requirement>;
+/**
+ * What a step or event requires: all of a list, or `or(...)` of requirements (they nest). The
+ * nodes are typed loosely because `or([a, 'success'], ...)` cannot tell a pair from a list; the
+ * shape is checked when the flow is built.
+ */
+export type Requires = readonly (Requirement | ExprNode<unknown>)[] | ExprNode<unknown>;
 
 /** How a Sequent is made: as an Eventor, with `SEQUENT_` as the prefix of step variables. */
 export interface SequentOptions {
