@@ -57,8 +57,10 @@ interface LiveTask {
 /** A step waiting inside its code for the first of some events, each key an event and sequence. */
 interface Waiter {
   readonly keys: readonly string[];
-  readonly resolve: (event: string) => void;
+  readonly resolve: (event: string | undefined) => void;
   readonly reject: (error: unknown) => void;
+  /** The task whose code waits, if any: it holds no concurrency slot while it waits. */
+  readonly task?: LiveTask;
 }
 
 /** An association to an event that waits for its delay. */
@@ -121,6 +123,9 @@ export class Supervisor {
   /** Steps waiting inside their code for events, by event and sequence; `waiting` counts the steps. */
   private readonly waiters = new Map<string, Waiter[]>();
   private waiting = 0;
+  /** Active tasks waiting in waitForEvent: they do not count against the concurrency limits. */
+  private parked = 0;
+  private readonly parkedByStep = new Map<string, number>();
 
   private readonly recovery: number;
 
@@ -283,39 +288,57 @@ export class Supervisor {
   }
 
   /**
-   * Resolves with the first of `events` to fire (or to have fired) for `sequence`; for code
-   * inside a running step, such as a container that runs its children one repeat after the
-   * other. It rejects when the run stops, or when nothing else is left that could fire them.
+   * Resolves with the first of `events` to fire (or to have fired) for `sequence`, or with
+   * undefined once the run has nothing left to do that could fire one; for code inside a
+   * running step, such as a container that runs its children one repeat after the other. It
+   * rejects when the run stops. The waiting step (`waiter`) gives its concurrency slot back
+   * while it waits, so that the steps it waits for can start.
    */
-  waitForEvent(events: readonly string[], sequence: Sequence): Promise<string> {
+  waitForEvent(events: readonly string[], sequence: Sequence, waiter?: { step: string; sequence: Sequence }): Promise<string | undefined> {
     const unknown = events.find((event) => !this.plan.events.has(event));
     if (unknown !== undefined) return Promise.reject(new UnknownNameError('event', unknown, 'waitForEvent'));
     const fired = events.find((event) => this.events.get(event)?.getSnapshot().context.fired.has(sequence));
     if (fired !== undefined) return Promise.resolve(fired);
+    const task = waiter ? this.live.get(taskKey(waiter.step, waiter.sequence)) : undefined;
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { keys: events.map((event) => taskKey(event, sequence)), resolve, reject };
-      for (const key of waiter.keys) this.waiters.set(key, [...(this.waiters.get(key) ?? []), waiter]);
+      const entry: Waiter = { keys: events.map((event) => taskKey(event, sequence)), resolve, reject, task };
+      for (const key of entry.keys) this.waiters.set(key, [...(this.waiters.get(key) ?? []), entry]);
       this.waiting++;
+      if (task) {
+        this.parked++;
+        this.parkedByStep.set(task.step, (this.parkedByStep.get(task.step) ?? 0) + 1);
+        this.schedulePump();
+      }
     });
   }
 
-  /** Fails every waitForEvent still pending: what they wait for cannot happen any more. */
-  private releaseWaiters(reason: string): void {
-    const waiters = new Set([...this.waiters.values()].flat());
-    this.waiters.clear();
-    this.waiting = 0;
-    for (const waiter of waiters) waiter.reject(new EventorError(reason));
+  /** Takes a waiter off every list it is on, and gives its step's slot back to it. */
+  private dropWaiter(waiter: Waiter): void {
+    for (const key of waiter.keys) {
+      const rest = (this.waiters.get(key) ?? []).filter((other) => other !== waiter);
+      if (rest.length) this.waiters.set(key, rest);
+      else this.waiters.delete(key);
+    }
+    this.waiting--;
+    if (waiter.task) {
+      this.parked--;
+      this.parkedByStep.set(waiter.task.step, (this.parkedByStep.get(waiter.task.step) ?? 1) - 1);
+    }
+  }
+
+  /** Ends every waitForEvent still pending: with undefined (nothing left to wait for) or an error (the run stopped). */
+  private releaseWaiters(stopped: string | undefined): void {
+    for (const waiter of new Set([...this.waiters.values()].flat())) {
+      this.dropWaiter(waiter);
+      if (stopped === undefined) waiter.resolve(undefined);
+      else waiter.reject(new EventorError(stopped));
+    }
   }
 
   private onEventFired(event: string, sequence: Sequence): void {
     if (this.waiting > 0) {
       for (const waiter of this.waiters.get(taskKey(event, sequence)) ?? []) {
-        for (const key of waiter.keys) {
-          const rest = (this.waiters.get(key) ?? []).filter((other) => other !== waiter);
-          if (rest.length) this.waiters.set(key, rest);
-          else this.waiters.delete(key);
-        }
-        this.waiting--;
+        this.dropWaiter(waiter);
         waiter.resolve(event);
       }
     }
@@ -395,7 +418,7 @@ export class Supervisor {
 
   private readonly canStart = (step: string): boolean => {
     const plan = this.plan.steps.get(step) as StepPlan;
-    return (this.activeByStep.get(step) ?? 0) < plan.maxConcurrent;
+    return (this.activeByStep.get(step) ?? 0) - (this.parkedByStep.get(step) ?? 0) < plan.maxConcurrent;
   };
 
   /**
@@ -411,7 +434,7 @@ export class Supervisor {
     if (this.acquiring.length > 0) {
       const still: LiveTask[] = [];
       for (const task of this.acquiring) {
-        if (this.active < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
+        if (this.active - this.parked < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
         else {
           still.push(task);
           block(task);
@@ -419,7 +442,7 @@ export class Supervisor {
       }
       this.acquiring = still;
     }
-    while (this.active < this.plan.maxConcurrent && this.ready.size > 0) {
+    while (this.active - this.parked < this.plan.maxConcurrent && this.ready.size > 0) {
       const task = this.ready.take(this.canStart);
       if (!task) break;
       if (task.plan.acquires.length > 0 && (isBlocked(task) || !acquireAll(task.plan.acquires))) {
@@ -660,7 +683,7 @@ export class Supervisor {
     if (this.active > 0) {
       // Every active step waits for an event and nothing else can move: none of them ever will.
       if (this.waiting >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled) {
-        this.releaseWaiters('the run has nothing left to do that could fire the event this step waits for');
+        this.releaseWaiters(undefined);
       } else if (this.waiting > 0 && !this.lifecycle.getSnapshot().matches('running')) {
         this.releaseWaiters('the run stopped');
       }

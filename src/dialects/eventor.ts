@@ -10,6 +10,7 @@ import { WorkerExecutor } from '../actors/worker-executor.js';
 import type { Executor } from '../actors/executor.js';
 import { planFlow, type FlowPlan } from '../actors/flow-plan.js';
 import { Supervisor, taskKey, type Todos, type TransitionListener } from '../actors/supervisor.js';
+import { currentStep } from '../actors/step-context.js';
 import { resolveRunConfig, type RunConfig, type RunConfigInput, type StepConfig } from '../model/config.js';
 import {
   ClosedError,
@@ -314,12 +315,25 @@ export class Eventor {
 
   /**
    * From inside a running step: resolves with the first of `events` to fire for `sequence` in
-   * this run, and rejects if the run stops or nothing left could make one fire.
+   * this run, or with undefined once nothing left could make one fire; rejects if the run stops.
+   * The step gives its concurrency slot back while it waits.
    */
-  waitForEvent(events: EventRef | string | readonly (EventRef | string)[], sequence: number | string): Promise<string> {
+  waitForEvent(events: EventRef | string | readonly (EventRef | string)[], sequence: number | string): Promise<string | undefined> {
     const names = (Array.isArray(events) ? events : [events]).map((event: EventRef | string) => this.nameOf(event, 'event', 'waitForEvent'));
     if (!this.supervisor) return Promise.reject(new EventorError(`waitForEvent('${names.join("', '")}') was called before run(): call it from a running step`));
-    return this.supervisor.waitForEvent(names, String(sequence));
+    let step: { step: string; sequence: string } | undefined;
+    try {
+      const { name, sequence: own } = currentStep();
+      step = { step: name, sequence: own };
+    } catch {
+      step = undefined;
+    }
+    return this.supervisor.waitForEvent(names, String(sequence), step);
+  }
+
+  /** The status of a task of this run (a step for a sequence), if it has one yet. */
+  statusOf(step: StepRef | string, sequence: number | string): TaskStatus | undefined {
+    return this.supervisor?.statusOf(this.nameOf(step, 'step', 'statusOf'), String(sequence));
   }
 
   /**

@@ -194,7 +194,10 @@ export class Sequent {
   /** @internal */
   adopt<T extends SequentStep | SequentEvent>(parent: Container, child: T): T {
     if (this.eventor) throw new EventorError(`Sequent '${this.name}' has run: add steps before the first run()`);
+    if (!child.name || /[:\s]/.test(child.name)) throw new ValidationError(`'${child.name}' cannot name a step or event of a Sequent: use a name without ':' or spaces`);
     if (this.names.has(child.path)) throw new DuplicateNameError(child instanceof SequentEvent ? 'event' : 'step', child.path);
+    const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
+    if (requires !== undefined && Array.isArray(requires) && requires.length === 0) throw new ValidationError(`'${child.path}' has requires: [] — give it at least one requirement, or leave requires out to start with its container`);
     this.names.set(child.path, child);
     parent.children.push(child);
     return child;
@@ -266,7 +269,13 @@ export class Sequent {
 
   /** The runs in this flow's store, as `Eventor.listRuns()`. */
   async listRuns(): Promise<RunSummary[]> {
-    return (this.eventor ?? this.compile(this.options.runMode, this.options.runId)).listRuns();
+    if (this.eventor) return this.eventor.listRuns();
+    const eventor = this.compile(this.options.runMode, this.options.runId);
+    try {
+      return await eventor.listRuns();
+    } finally {
+      await eventor.close();
+    }
   }
 
   /** Stops a run that is going, as `Eventor.cancel()`. */
@@ -301,20 +310,22 @@ export class Sequent {
     const start = isTop ? START : eventName(container, 'start');
     event(start);
     const steps = container.children.filter((child): child is SequentStep => child instanceof SequentStep);
+    const handled = new Set<SequentStep>();
+    for (const child of container.children) {
+      const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
+      if (requires !== undefined) for (const [step, status] of pairsOf(requires)) if (status === 'failure' || status === 'complete') handled.add(step);
+    }
     // Each child reports its statuses as events, for its siblings' requirements and the repeat's end.
     for (const step of steps) for (const status of ['success', 'failure', 'ready', 'active'] as const) event(eventName(step, status));
     for (const step of steps) event(eventName(step, 'complete'), { expr: { op: 'or', items: [eventName(step, 'success'), eventName(step, 'failure')] } });
     for (const child of container.children) {
       if (child instanceof SequentEvent) event(child.path, { expr: this.requirement(child, child.requires) });
     }
-    const handled = new Set<SequentStep>();
-    for (const child of container.children) {
-      const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
-      if (requires !== undefined) for (const [step, status] of pairsOf(requires)) if (status === 'failure' || status === 'complete') handled.add(step);
-    }
     if (!isTop) {
       event(eventName(container, 'done'), { expr: steps.length ? { op: 'and', items: steps.map((step) => eventName(step, 'success')) } : undefined });
-      event(eventName(container, 'failed'), { expr: steps.length ? { op: 'or', items: steps.map((step) => eventName(step, 'failure')) } : undefined });
+      // A failure a sibling handles does not end the repeat: its handler runs first.
+      const unhandled = steps.filter((step) => !handled.has(step));
+      event(eventName(container, 'failed'), { expr: unhandled.length ? { op: 'or', items: unhandled.map((step) => eventName(step, 'failure')) } : undefined });
     }
     for (const step of steps) {
       // Status events are the Sequent's own wiring, so they do not handle a failure; one that a
@@ -323,7 +334,7 @@ export class Sequent {
       const triggers = handled.has(step) ? { failure: [eventName(step, 'failure')] } : {};
       const { func, module, command, cwd, env, placeholders, args, kwargs, acquires, releases, recovery, config, delay } = step.options;
       if (step.isContainer) {
-        ev.addStep(step.path, { func: this.containerCode(ev, step), triggers, reports, acquires, releases, recovery, config });
+        ev.addStep(step.path, { func: this.containerCode(ev, step, this.handledIn(step)), triggers, reports, acquires, releases, recovery, config });
         this.compileContainer(ev, step, event);
       } else {
         ev.addStep(step.path, { func, module, export: step.options.export, command, cwd, env, placeholders, args, kwargs, triggers, reports, acquires, releases, recovery, config });
@@ -333,19 +344,42 @@ export class Sequent {
     }
   }
 
-  /** The code of a container: its repeats one after the other, each waiting for its children. */
-  private containerCode(ev: Eventor, container: Container): StepFunction {
-    const steps = container.children.filter((child) => child instanceof SequentStep).length;
+  /**
+   * The code of a container: its repeats one after the other. A repeat is over when all its
+   * children succeeded (`done`), when one failed that nothing handles (`failed`), or when the
+   * run has nothing else to do: then it succeeded unless a child failed unhandled (steps that
+   * wait for a failure that never came simply do not run).
+   */
+  private containerCode(ev: Eventor, container: Container, handled: ReadonlySet<SequentStep>): StepFunction {
+    const steps = container.children.filter((child): child is SequentStep => child instanceof SequentStep);
     return async () => {
-      if (steps === 0) return;
+      if (steps.length === 0) return;
       const { sequence } = currentStep();
       for (const repeat of container.repeats) {
         const inner = `${sequence}.${repeat}`;
+        const failed = () => new EventorError(`repeat ${repeat} of ${container.path} (sequence ${inner}) failed: one of its steps failed`);
         ev.triggerEvent(eventName(container, 'start'), inner);
-        const ended = await ev.waitForEvent([eventName(container, 'done'), eventName(container, 'failed')], inner);
-        if (ended !== eventName(container, 'done')) throw new EventorError(`repeat ${repeat} of ${container.path} (sequence ${inner}) failed: one of its steps failed`);
+        for (;;) {
+          const ended = await ev.waitForEvent([eventName(container, 'done'), eventName(container, 'failed')], inner);
+          if (ended === eventName(container, 'done')) break;
+          if (ended === eventName(container, 'failed')) throw failed();
+          const statuses = steps.map((step) => [step, ev.statusOf(step.path, inner)] as const);
+          if (statuses.some(([step, status]) => status === 'failure' && !handled.has(step))) throw failed();
+          // A child container still waiting for its own children ends first; then this one looks again.
+          if (statuses.every(([, status]) => status === undefined || status === 'success' || status === 'failure')) break;
+        }
       }
     };
+  }
+
+  /** The children of a container whose failure a sibling handles, by requiring it. */
+  private handledIn(container: Container): Set<SequentStep> {
+    const handled = new Set<SequentStep>();
+    for (const child of container.children) {
+      const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
+      if (requires !== undefined) for (const [step, status] of pairsOf(requires)) if (status === 'failure' || status === 'complete') handled.add(step);
+    }
+    return handled;
   }
 
   /** A requirement list as an expression over the compiled events. */
