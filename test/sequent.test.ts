@@ -588,3 +588,9 @@ test('listRuns() before run() does not keep the store from running the flow', LI
     [[flow.runId, 'success']],
   );
 });
+
+test('a step for other hosts is refused until the NATS executor exists, naming the step and hosts', () => {
+  const flow = new Sequent({ store: ':memory:' });
+  assert.throws(() => flow.addStep('remote', { command: ['true'], hosts: ['node1', 'node2'] }), /step 'remote' is to run on node1, node2: steps on other hosts need the NATS executor/);
+  assert.doesNotThrow(() => flow.addStep('here', { command: ['true'], hosts: ['localhost'] }));
+});

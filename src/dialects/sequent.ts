@@ -56,7 +56,7 @@ export interface SequentStepOptions {
   releases?: [ResourcePool, number][];
   recovery?: Partial<Record<TaskStatus, StepReplay>>;
   config?: StepConfig;
-  /** Hosts to run on; steps on other hosts arrive with the NATS executor. */
+  /** Hosts to run on: only 'localhost' until steps on other hosts arrive with the NATS executor. */
   hosts?: string[];
 }
 
@@ -196,6 +196,10 @@ export class Sequent {
     if (this.eventor) throw new EventorError(`Sequent '${this.name}' has run: add steps before the first run()`);
     if (!child.name || /[:\s]/.test(child.name)) throw new ValidationError(`'${child.name}' cannot name a step or event of a Sequent: use a name without ':' or spaces`);
     if (this.names.has(child.path)) throw new DuplicateNameError(child instanceof SequentEvent ? 'event' : 'step', child.path);
+    const hosts = child instanceof SequentStep ? child.options.hosts : undefined;
+    if (hosts && hosts.some((host) => host !== 'localhost')) {
+      throw new ValidationError(`step '${child.path}' is to run on ${hosts.join(', ')}: steps on other hosts need the NATS executor, which this version of Eventor does not have yet; leave hosts out to run here`);
+    }
     const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
     if (requires !== undefined && Array.isArray(requires) && requires.length === 0) throw new ValidationError(`'${child.path}' has requires: [] — give it at least one requirement, or leave requires out to start with its container`);
     this.names.set(child.path, child);
