@@ -125,6 +125,8 @@ export class Supervisor {
   private waiting = 0;
   /** Active tasks waiting in waitForEvent: they do not count against the concurrency limits. */
   private parked = 0;
+  /** Tasks a recovery replayed instead of running, in the current run(). */
+  private skipped = 0;
   private readonly parkedByStep = new Map<string, number>();
 
   private readonly recovery: number;
@@ -399,6 +401,7 @@ export class Supervisor {
   /** A recovery's skip: the task takes its earlier outcome without running, and its triggers fire as they did. */
   private replayTask(plan: StepPlan, sequence: Sequence, previous: TaskRecord): void {
     const task = this.spawnTask(plan, sequence, undefined);
+    this.skipped++;
     if (this.options.logger.enabled('info')) {
       this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Skipped: ${previous.status} in recovery ${previous.recovery}, outcome kept`);
     }
@@ -710,6 +713,8 @@ export class Supervisor {
     const ok = unhandledFailures === 0 && stopReason === undefined;
     const outstanding = this.countTodos().total;
     this.recordRun(stopReason !== undefined && unhandledFailures === 0 ? 'stopped' : !ok ? 'failure' : outstanding > 0 ? 'waiting' : 'success');
+    if (this.skipped > 0) this.options.logger.info(`Skipped ${this.skipped} task(s) whose earlier outcome the recovery kept`);
+    this.skipped = 0;
     this.options.logger.info(`Processing finished with: ${ok ? 'success' : 'failure'}; outstanding tasks: ${outstanding}`);
     const flushed = this.writer.flush();
     if (flushed) flushed.then(() => session.resolve(ok), session.reject);

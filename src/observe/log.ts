@@ -92,19 +92,56 @@ export class RunLogger {
   }
 
   private make(name: string, fields: LogFields): Logger {
-    const log = (level: Exclude<LogLevel, 'silent'>) => (message: string) => {
-      if (LOG_LEVELS.indexOf(level) < this.threshold) return;
-      this.sink?.(formatLine(level, this.options.host, name, message));
-      this.file?.[level]({ ...fields, logger: name }, message);
-    };
-    return {
-      name,
-      enabled: (level) => LOG_LEVELS.indexOf(level) >= this.threshold && (this.sink !== undefined || this.file !== undefined),
-      debug: log('debug'),
-      info: log('info'),
-      warn: log('warn'),
-      error: log('error'),
-      child: (childName, childFields = {}) => this.make(childName, { ...fields, ...childFields }),
-    };
+    return new NamedLogger(this, name, fields);
+  }
+
+  /** @internal */
+  write(level: Exclude<LogLevel, 'silent'>, name: string, fields: LogFields, message: string): void {
+    if (LOG_LEVELS.indexOf(level) < this.threshold) return;
+    this.sink?.(formatLine(level, this.options.host, name, message));
+    this.file?.[level]({ ...fields, logger: name }, message);
+  }
+
+  /** @internal */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.threshold && (this.sink !== undefined || this.file !== undefined);
+  }
+
+  /** @internal */
+  child(name: string, fields: LogFields): Logger {
+    return this.make(name, fields);
+  }
+}
+
+/** A logger under one name: methods on a prototype, since one is made for every task that logs. */
+class NamedLogger implements Logger {
+  constructor(
+    private readonly run: RunLogger,
+    readonly name: string,
+    private readonly fields: LogFields,
+  ) {}
+
+  enabled(level: LogLevel): boolean {
+    return this.run.enabled(level);
+  }
+
+  debug(message: string): void {
+    this.run.write('debug', this.name, this.fields, message);
+  }
+
+  info(message: string): void {
+    this.run.write('info', this.name, this.fields, message);
+  }
+
+  warn(message: string): void {
+    this.run.write('warn', this.name, this.fields, message);
+  }
+
+  error(message: string): void {
+    this.run.write('error', this.name, this.fields, message);
+  }
+
+  child(name: string, fields: LogFields = {}): Logger {
+    return this.run.child(name, { ...this.fields, ...fields });
   }
 }
