@@ -60,29 +60,37 @@ async function runFlow(ev: Eventor): Promise<void> {
 /** Unmeasured runs first, so that every row measures code the JIT has compiled. */
 const WARMUP = 3;
 
-async function chainRow(length: number, repeats: number) {
-  const ours: number[] = [];
-  const bare: number[] = [];
+/** Runs each side `repeats` times after the warm-up, alternating, and takes the medians. */
+async function measure(repeats: number, ours: () => Promise<number>, bare: () => Promise<number>) {
+  const figures = { ours: [] as number[], bare: [] as number[] };
   for (let r = -WARMUP; r < repeats; r++) {
-    const ev = chainFlow(length);
-    ours.push((await time(() => runFlow(ev))) * 1000 / length);
-    bare.push((await time(async () => {
-      for (let i = 0; i < length; i++) await noop();
-    })) * 1000 / length);
+    figures.ours.push(await ours());
+    figures.bare.push(await bare());
   }
-  return { ours: median(ours.slice(WARMUP)), bare: median(bare.slice(WARMUP)) };
+  return { ours: median(figures.ours.slice(WARMUP)), bare: median(figures.bare.slice(WARMUP)) };
 }
 
-async function fanOutRow(width: number, repeats: number) {
-  const ours: number[] = [];
-  const bare: number[] = [];
-  for (let r = -WARMUP; r < repeats; r++) {
-    const ev = fanOutFlow(width);
-    ours.push(width / ((await time(() => runFlow(ev))) / 1000));
-    bare.push(width / ((await time(() => Promise.all(Array.from({ length: width }, () => noop())))) / 1000));
-  }
-  return { ours: median(ours.slice(WARMUP)), bare: median(bare.slice(WARMUP)) };
+/** µs per step of a chain of `length` steps, on the store given (memory by default). */
+function chainRow(length: number, repeats: number, store?: () => string) {
+  const perStep = (ms: number) => (ms * 1000) / length;
+  return measure(
+    repeats,
+    async () => perStep(await time(() => runFlow(chainFlow(length, store?.())))),
+    async () => perStep(await time(() => (store ? bareLevelChain(length) : (async () => { for (let i = 0; i < length; i++) await noop(); })()))),
+  );
 }
+
+/** Tasks per second of a fan-out of `width` steps, on the store given (memory by default). */
+function fanOutRow(width: number, repeats: number, store?: () => string) {
+  const perSecond = (ms: number) => width / (ms / 1000);
+  return measure(
+    repeats,
+    async () => perSecond(await time(() => runFlow(fanOutFlow(width, store?.())))),
+    async () => perSecond(await time(() => (store ? bareLevelFanOut(width) : Promise.all(Array.from({ length: width }, () => noop()))))),
+  );
+}
+
+
 
 function heapUsed(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -130,16 +138,6 @@ async function bareLevelChain(length: number): Promise<void> {
   await db.close();
 }
 
-async function levelChainRow(length: number, repeats: number) {
-  const ours: number[] = [];
-  const bare: number[] = [];
-  for (let r = -WARMUP; r < repeats; r++) {
-    const ev = chainFlow(length, newFolder());
-    ours.push((await time(() => runFlow(ev))) * 1000 / length);
-    bare.push((await time(() => bareLevelChain(length))) * 1000 / length);
-  }
-  return { ours: median(ours.slice(WARMUP)), bare: median(bare.slice(WARMUP)) };
-}
 
 /** The same fan-out by hand on LevelDB: a batch of ready and active records, the tasks, a batch of results. */
 async function bareLevelFanOut(width: number): Promise<void> {
@@ -152,16 +150,6 @@ async function bareLevelFanOut(width: number): Promise<void> {
   await db.close();
 }
 
-async function levelFanOutRow(width: number, repeats: number) {
-  const ours: number[] = [];
-  const bare: number[] = [];
-  for (let r = -WARMUP; r < repeats; r++) {
-    const ev = fanOutFlow(width, newFolder());
-    ours.push(width / ((await time(() => runFlow(ev))) / 1000));
-    bare.push(width / ((await time(() => bareLevelFanOut(width))) / 1000));
-  }
-  return { ours: median(ours.slice(WARMUP)), bare: median(bare.slice(WARMUP)) };
-}
 
 /** One step over `count` sequences: the shape of a batch job over many files. */
 function sequencesFlow(count: number, store: string, runMode: RunMode): Eventor {
@@ -264,9 +252,9 @@ const fanOut = await fanOutRow(10_000, 5);
 rows.push({ name: 'memory: fan-out of 10,000 tasks', unit: 'tasks/s', ...fanOut, target: '≥ 50,000', better: 'higher' });
 const heap = await heapRow(10_000);
 rows.push({ name: 'memory: heap kept per finished task', unit: 'bytes', ...heap, target: '≤ 1,024', better: 'lower' });
-const levelChain = await levelChainRow(1000, 5);
+const levelChain = await chainRow(1000, 5, newFolder);
 rows.push({ name: 'LevelDB: chain of 1,000 no-op steps', unit: 'µs/step', ...levelChain, target: '≤ 120', better: 'lower' });
-const levelFanOut = await levelFanOutRow(10_000, 5);
+const levelFanOut = await fanOutRow(10_000, 5, newFolder);
 rows.push({ name: 'LevelDB: fan-out of 10,000 tasks', unit: 'tasks/s', ...levelFanOut, target: '≥ 30,000', better: 'higher' });
 const recovery = await recoveryRow(10_000, 3);
 rows.push({ name: 'LevelDB: recover a finished 10,000-task run', unit: 'ms', ...recovery, target: '≤ 500', better: 'lower' });

@@ -1,14 +1,13 @@
 import { currentStep } from '../actors/step-context.js';
 import type { ResourcePool } from '../actors/resource-pool.js';
 import type { Todos, TransitionListener } from '../actors/supervisor.js';
-import type { RunConfigInput, StepConfig } from '../model/config.js';
+import type { StepConfig } from '../model/config.js';
 import { DuplicateNameError, EventorError, ForeignReferenceError, ValidationError } from '../model/errors.js';
 import { type ExprNode } from '../model/expr.js';
 import type { StepFunction } from '../model/spec.js';
 import { RunMode, type StepReplay, type TaskStatus } from '../model/status.js';
-import type { LineSink } from '../observe/log.js';
 import { renderMermaid, type Graph } from '../observe/mermaid.js';
-import { Eventor, type RunSummary } from './eventor.js';
+import { Eventor, type EventorOptions, type RunSummary } from './eventor.js';
 
 /** A requirement on a sibling: `[step, status]`, or an event made with `addEvent`. */
 export type Requirement = readonly [SequentStep, RequireStatus] | SequentEvent;
@@ -24,15 +23,7 @@ export type RequireStatus = 'success' | 'failure' | 'complete' | 'active' | 'rea
 export type Requires = readonly (Requirement | ExprNode<unknown>)[] | ExprNode<unknown>;
 
 /** How a Sequent is made: as an Eventor, with `SEQUENT_` as the prefix of step variables. */
-export interface SequentOptions {
-  name?: string;
-  store?: string;
-  runMode?: RunMode;
-  runId?: string;
-  recoveryRun?: number;
-  config?: RunConfigInput;
-  logSink?: LineSink;
-}
+export type SequentOptions = EventorOptions;
 
 /** A step of a Sequent: code to run, or (with `repeats`, or without code) a container of steps. */
 export interface SequentStepOptions {
