@@ -73,7 +73,7 @@ async function recordedStatuses(folder: string): Promise<Map<string, TaskStatus>
   }
 }
 
-test(`SIGKILL at ${KILL_POINTS} random moments never loses a success nor redoes one (seed ${SEED})`, { timeout: 120_000 }, async (t) => {
+test(`SIGKILL at ${KILL_POINTS} random moments never loses a success nor redoes one (seed ${SEED})`, { timeout: 600_000 }, async (t) => {
   const next = random(SEED);
   const root = mkdtempSync(join(tmpdir(), 'eventor-crash-'));
   let killPoints = 0;

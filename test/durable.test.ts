@@ -230,7 +230,7 @@ test("with no store option, an Eventor keeps its runs in .eventor/<name> under t
   });
 });
 
-test('a flow run in a child process with no store option keeps its runs in .eventor/<name> of its working directory', { timeout: 30_000 }, async (t) => {
+test('a flow run in a child process with no store option keeps its runs in .eventor/<name> of its working directory', { timeout: 120_000 }, async (t) => {
   const where = lab(t);
   const script = join(where.root, 'flow.mts');
   writeFileSync(
@@ -547,7 +547,7 @@ for (const where of ['first', 'downstream'] as const) {
 
 // -- RunMode.continue -------------------------------------------------------------------------
 
-test("the seed's delay example in passes of run({ maxLoops: 1 }): each step runs once, none before its due time", { timeout: 30_000 }, async (t) => {
+test("the seed's delay example in passes of run({ maxLoops: 1 }): each step runs once, none before its due time", { timeout: 120_000 }, async (t) => {
   const where = lab(t);
   const calls: Counts = {};
   const starts: Record<string, number[]> = {};
@@ -1137,7 +1137,7 @@ function crashFlow(t: TestContext, where: Lab, calls: Counts, options: EventorOp
   return ev;
 }
 
-test('a run killed (SIGKILL) while a step was active is recovered: that task runs again, the successful ones are skipped', { timeout: 30_000 }, async (t) => {
+test('a run killed (SIGKILL) while a step was active is recovered: that task runs again, the successful ones are skipped', { timeout: 120_000 }, async (t) => {
   const where = lab(t);
   const script = join(where.root, 'crashy.mts');
   writeFileSync(

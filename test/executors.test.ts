@@ -14,7 +14,7 @@ import { errorOf, LIMIT, makeEventor, Recorder, sleep } from './helpers.js';
 const PROGS = './test/fixtures/steps/progs.ts';
 
 /** A longer limit for tests that wait out a kill grace period or start threads. */
-const LONG = { timeout: 20_000 } as const;
+const LONG = { timeout: 120_000 } as const;
 
 /** One console log line, taken apart. */
 interface Line {

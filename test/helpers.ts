@@ -3,8 +3,8 @@
 import type { TestContext } from 'node:test';
 import { currentStep, Eventor, type EventorOptions, type TaskStatus, type TransitionRecord } from '../src/index.js';
 
-/** Per-test limit, so that a run() that never resolves fails its test instead of hanging the suite. */
-export const LIMIT = { timeout: 10_000 } as const;
+/** Per-test limit, so that a run() that never resolves fails its test instead of hanging the suite; generous, so that a slow machine is not a failure. */
+export const LIMIT = { timeout: 60_000 } as const;
 
 /** An Eventor with an in-memory store and no console output, closed when the test ends. */
 export function makeEventor(t: TestContext, options: EventorOptions = {}): Eventor {
@@ -75,7 +75,7 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 }
 
 /** Resolves to `value`, or to 'timed out' after `ms`: lets a step give up instead of hanging a test. */
-export function within<T>(promise: Promise<T>, ms = 2_000): Promise<T | 'timed out'> {
+export function within<T>(promise: Promise<T>, ms = 20_000): Promise<T | 'timed out'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));

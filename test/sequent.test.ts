@@ -165,7 +165,7 @@ test('or-requires: a step starts once the first of its requirements holds, befor
   const cStarted = deferred();
   const a = flow.addStep('a', {
     func: async () => {
-      const waited = await within(cStarted.promise, 5_000);
+      const waited = await within(cStarted.promise, 30_000);
       order.push(`a ${waited === 'timed out' ? 'timed out' : 'done'}`);
     },
   });
@@ -517,7 +517,7 @@ test('addStep on a step with code is a ValidationError', LIMIT, async (t) => {
 test('a Sequent runs with config.maxConcurrent 1 (the Python default): containers do not hold task slots', LIMIT, async (t) => {
   const runs: string[] = [];
   const flow = buildSeedFlow(makeSequent(t, { name: 'one-at-a-time', config: { maxConcurrent: 1 } }), runs);
-  const ok = await within(flow.run(), 4_000);
+  const ok = await within(flow.run(), 30_000);
   assert.equal(ok, true, `run() gave ${String(ok)}; programs run: ${runs.join(', ') || 'none'}`);
   assert.deepEqual(runs, SEED_RUNS);
 });

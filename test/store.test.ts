@@ -408,7 +408,7 @@ async function holdInChild(dir: ReturnType<typeof tempDir>): Promise<ChildProces
   return child;
 }
 
-test('a store held by another process gets StoreLockedError; once that process is killed (SIGKILL) its lock is taken over', { timeout: 30_000 }, async (t) => {
+test('a store held by another process gets StoreLockedError; once that process is killed (SIGKILL) its lock is taken over', { timeout: 120_000 }, async (t) => {
   const dir = tempDir(t);
   const child = await holdInChild(dir);
   const error = await errorOf(() => new LevelStore(dir.folder).open());

@@ -83,11 +83,11 @@ export class RunLogger {
     this.file = undefined;
     this.destination = undefined;
     if (!destination) return;
+    // end() writes what is buffered, then closes the file: the lines are there once it has.
     await new Promise<void>((resolve) => {
-      destination.flush(() => {
-        destination.end();
-        resolve();
-      });
+      destination.once('close', () => resolve());
+      destination.once('error', () => resolve());
+      destination.end();
     });
   }
 
