@@ -140,9 +140,8 @@ function eventsOf(requires: unknown): SequentEvent[] {
 /** Declares a compiled event once, whatever asks for it first; returns its name. */
 type DeclareEvent = (name: string, options?: { expr?: unknown }) => string;
 
+/** The event that starts the top of the flow; inner containers start with `<path>:start`. */
 const START = ':start';
-const DONE = ':done';
-const FAILED = ':failed';
 const eventName = (node: Node, status: string) => `${node.path}:${status}`;
 
 /**
