@@ -8,7 +8,8 @@ import type { Sequence } from '../model/spec.js';
 import { StepReplay, isFinal, type TaskStatus } from '../model/status.js';
 import type { Logger } from '../observe/log.js';
 import type { RecoveryState, Store } from '../store/store.js';
-import { DueQueue } from './due-queue.js';
+import { Delays } from './delays.js';
+import { EventWaiters } from './event-waiters.js';
 import type { Executor } from './executor.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import { ReadyQueue } from './ready-queue.js';
@@ -54,15 +55,6 @@ interface LiveTask {
   abort?: AbortController;
 }
 
-/** A step waiting inside its code for the first of some events, each key an event and sequence. */
-interface Waiter {
-  readonly keys: readonly string[];
-  readonly resolve: (event: string | undefined) => void;
-  readonly reject: (error: unknown) => void;
-  /** The task whose code waits, if any: it holds no concurrency slot while it waits. */
-  readonly task?: LiveTask;
-}
-
 /** An association to an event that waits for its delay. */
 interface DelayedTrigger {
   readonly event: string;
@@ -90,9 +82,6 @@ interface Session {
 /** The key of a task in the supervisor's maps and a recovery's replay map. */
 export const taskKey = (step: string, sequence: Sequence): string => `${step}\u0000${sequence}`;
 
-/** Longest a Node timer may wait; later due times are reached in several waits. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Owns one run: spawns the event and task actors, starts ready tasks within the limits,
  * keeps delays on one timer, writes every transition to the store and decides when a
@@ -108,7 +97,7 @@ export class Supervisor {
   private readonly ready = new ReadyQueue<LiveTask>();
   /** Tasks waiting for resources, in the order they began to wait. */
   private acquiring: LiveTask[] = [];
-  private readonly due = new DueQueue<DueItem>();
+  private readonly due = new Delays<DueItem>(() => this.onTimer());
   private readonly activeByStep = new Map<string, number>();
   private readonly writer: StoreWriter;
   private active = 0;
@@ -116,18 +105,12 @@ export class Supervisor {
   private work: Work[] = [];
   private draining = false;
   private session: Session | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private timerDueAt = Infinity;
   private cancelReason: string | undefined;
   private pumpScheduled = false;
-  /** Steps waiting inside their code for events, by event and sequence; `waiting` counts the steps. */
-  private readonly waiters = new Map<string, Waiter[]>();
-  private waiting = 0;
-  /** Active tasks waiting in waitForEvent: they do not count against the concurrency limits. */
-  private parked = 0;
+  /** Steps waiting inside their code for events; they do not count against the concurrency limits. */
+  private readonly waiters = new EventWaiters();
   /** Tasks a recovery replayed instead of running, in the current run(). */
   private skipped = 0;
-  private readonly parkedByStep = new Map<string, number>();
 
   private readonly recovery: number;
 
@@ -263,7 +246,7 @@ export class Supervisor {
   /** Cancels a run still going, then stops every actor and timer; the run can no longer go on. */
   async close(): Promise<void> {
     await this.cancel('the Eventor is closing');
-    this.clearTimer();
+    this.due.disarm();
     await this.writer.flush();
     for (const task of this.live.values()) task.actor.stop();
     for (const actor of this.events.values()) actor.stop();
@@ -302,48 +285,14 @@ export class Supervisor {
     const fired = events.find((event) => this.events.get(event)?.getSnapshot().context.fired.has(sequence));
     if (fired !== undefined) return Promise.resolve(fired);
     const task = waiter ? this.live.get(taskKey(waiter.step, waiter.sequence)) : undefined;
-    return new Promise((resolve, reject) => {
-      const entry: Waiter = { keys: events.map((event) => taskKey(event, sequence)), resolve, reject, task };
-      for (const key of entry.keys) this.waiters.set(key, [...(this.waiters.get(key) ?? []), entry]);
-      this.waiting++;
-      if (task) {
-        this.parked++;
-        this.parkedByStep.set(task.step, (this.parkedByStep.get(task.step) ?? 0) + 1);
-        this.schedulePump();
-      }
-    });
-  }
-
-  /** Takes a waiter off every list it is on, and gives its step's slot back to it. */
-  private dropWaiter(waiter: Waiter): void {
-    for (const key of waiter.keys) {
-      const rest = (this.waiters.get(key) ?? []).filter((other) => other !== waiter);
-      if (rest.length) this.waiters.set(key, rest);
-      else this.waiters.delete(key);
-    }
-    this.waiting--;
-    if (waiter.task) {
-      this.parked--;
-      this.parkedByStep.set(waiter.task.step, (this.parkedByStep.get(waiter.task.step) ?? 1) - 1);
-    }
-  }
-
-  /** Ends every waitForEvent still pending: with undefined (nothing left to wait for) or an error (the run stopped). */
-  private releaseWaiters(stopped: string | undefined): void {
-    for (const waiter of new Set([...this.waiters.values()].flat())) {
-      this.dropWaiter(waiter);
-      if (stopped === undefined) waiter.resolve(undefined);
-      else waiter.reject(new EventorError(stopped));
-    }
+    const waited = this.waiters.wait(events.map((event) => taskKey(event, sequence)), task?.step);
+    // Its slot is free now: what it waits for may start.
+    if (task) this.schedulePump();
+    return waited;
   }
 
   private onEventFired(event: string, sequence: Sequence): void {
-    if (this.waiting > 0) {
-      for (const waiter of this.waiters.get(taskKey(event, sequence)) ?? []) {
-        this.dropWaiter(waiter);
-        waiter.resolve(event);
-      }
-    }
+    this.waiters.fire(taskKey(event, sequence), event);
     this.writer.add({ v: RECORD_VERSION, kind: 'event', runId: this.runId, recovery: this.recovery, event, sequence, at: Date.now() });
     for (const dependent of this.plan.dependents.get(event) ?? []) this.work.push({ kind: 'source', event: dependent, source: event, sequence });
     for (const assoc of this.plan.assocs.get(event) ?? []) {
@@ -421,7 +370,7 @@ export class Supervisor {
 
   private readonly canStart = (step: string): boolean => {
     const plan = this.plan.steps.get(step) as StepPlan;
-    return (this.activeByStep.get(step) ?? 0) - (this.parkedByStep.get(step) ?? 0) < plan.maxConcurrent;
+    return (this.activeByStep.get(step) ?? 0) - this.waiters.parkedOf(step) < plan.maxConcurrent;
   };
 
   /**
@@ -437,7 +386,7 @@ export class Supervisor {
     if (this.acquiring.length > 0) {
       const still: LiveTask[] = [];
       for (const task of this.acquiring) {
-        if (this.active - this.parked < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
+        if (this.active - this.waiters.parked < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
         else {
           still.push(task);
           block(task);
@@ -445,7 +394,7 @@ export class Supervisor {
       }
       this.acquiring = still;
     }
-    while (this.active - this.parked < this.plan.maxConcurrent && this.ready.size > 0) {
+    while (this.active - this.waiters.parked < this.plan.maxConcurrent && this.ready.size > 0) {
       const task = this.ready.take(this.canStart);
       if (!task) break;
       if (task.plan.acquires.length > 0 && (isBlocked(task) || !acquireAll(task.plan.acquires))) {
@@ -631,9 +580,7 @@ export class Supervisor {
   private releaseDue(now: number): void {
     // A stopping run starts nothing, so its delays stay waiting, on record for a recovery.
     if (!this.lifecycle.getSnapshot().matches('running')) return;
-    let item = this.due.peek();
-    while (item && item.dueAt <= now) {
-      this.due.pop();
+    for (const item of this.due.takeDue(now)) {
       this.markBusy();
       if ('task' in item) {
         const task = item.task;
@@ -644,29 +591,16 @@ export class Supervisor {
         this.writer.add({ v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.recovery, event, sequence, dueAt, done: true });
         this.enqueue({ kind: 'trigger', event, sequence });
       }
-      item = this.due.peek();
     }
   }
 
-  /** Keeps one timer, for the earliest due item, and only while a `run()` is going. */
+  /** Keeps the timer for the earliest delay, and only while a `run()` is going. */
   private armTimer(): void {
-    const next = this.due.peek();
-    if (!this.session || !next) return this.clearTimer();
-    if (this.timer && this.timerDueAt <= next.dueAt) return;
-    this.clearTimer();
-    this.timerDueAt = next.dueAt;
-    this.timer = setTimeout(() => this.onTimer(), Math.min(Math.max(0, next.dueAt - Date.now()), MAX_TIMER_MS));
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerDueAt = Infinity;
+    if (this.session) this.due.arm();
+    else this.due.disarm();
   }
 
   private onTimer(): void {
-    this.timer = undefined;
-    this.timerDueAt = Infinity;
     this.releaseDue(Date.now());
     this.armTimer();
     this.pump();
@@ -685,10 +619,10 @@ export class Supervisor {
     if (!session || this.draining) return;
     if (this.active > 0) {
       // Every active step waits for an event and nothing else can move: none of them ever will.
-      if (this.waiting >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled) {
-        this.releaseWaiters(undefined);
-      } else if (this.waiting > 0 && !this.lifecycle.getSnapshot().matches('running')) {
-        this.releaseWaiters('the run stopped');
+      if (this.waiters.size >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled) {
+        this.waiters.releaseAll(undefined);
+      } else if (this.waiters.size > 0 && !this.lifecycle.getSnapshot().matches('running')) {
+        this.waiters.releaseAll('the run stopped');
       }
       return;
     }
@@ -707,7 +641,7 @@ export class Supervisor {
   private settle(): void {
     const session = this.session as Session;
     this.session = undefined;
-    this.clearTimer();
+    this.due.disarm();
     this.lifecycle.send({ type: 'settle' });
     const { unhandledFailures, stopReason } = this.lifecycle.getSnapshot().context;
     const ok = unhandledFailures === 0 && stopReason === undefined;
@@ -738,7 +672,7 @@ export class Supervisor {
     this.lifecycle.send({ type: 'cancel', reason: 'runtime error' });
     if (!session) return;
     this.session = undefined;
-    this.clearTimer();
+    this.due.disarm();
     session.reject(error);
   }
 }
