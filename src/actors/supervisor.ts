@@ -53,6 +53,8 @@ interface LiveTask {
   order: number;
   dueAt?: number;
   abort?: AbortController;
+  /** Made the first time the task logs. */
+  logger?: Logger;
 }
 
 /** An association to an event that waits for its delay. */
@@ -505,12 +507,11 @@ export class Supervisor {
   }
 
   private taskLogger(task: LiveTask): Logger {
-    return this.options.logger.child(`Task-${task.step}(${task.sequence})`, { step: task.step, sequence: task.sequence });
+    return (task.logger ??= this.options.logger.child(`Task-${task.step}(${task.sequence})`, { step: task.step, sequence: task.sequence }));
   }
 
   private contextOf(task: LiveTask): StepContext {
     const supervisor = this;
-    let logger: Logger | undefined;
     return {
       name: task.step,
       sequence: task.sequence,
@@ -518,7 +519,7 @@ export class Supervisor {
       runId: this.runId,
       host: this.options.host,
       get logger() {
-        return (logger ??= supervisor.taskLogger(task));
+        return supervisor.taskLogger(task);
       },
       get signal() {
         return supervisor.abortOf(task).signal;

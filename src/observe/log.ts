@@ -96,10 +96,15 @@ export class RunLogger {
   }
 
   /** @internal */
-  write(level: Exclude<LogLevel, 'silent'>, name: string, fields: LogFields, message: string): void {
+  write(level: Exclude<LogLevel, 'silent'>, name: string, fields: LogFields, message: string, file?: () => pino.Logger | undefined): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return;
     this.sink?.(formatLine(level, this.options.host, name, message));
-    this.file?.[level]({ ...fields, logger: name }, message);
+    (file ? file() : this.file?.child({ ...fields, logger: name }))?.[level](message);
+  }
+
+  /** @internal A pino child with a logger's bindings, made once per logger that writes to the file. */
+  fileFor(name: string, fields: LogFields): pino.Logger | undefined {
+    return this.file?.child({ ...fields, logger: name });
   }
 
   /** @internal */
@@ -115,6 +120,10 @@ export class RunLogger {
 
 /** A logger under one name: methods on a prototype, since one is made for every task that logs. */
 class NamedLogger implements Logger {
+  /** Its bindings serialised once, by pino, rather than on every line. */
+  private file: pino.Logger | undefined;
+  private readonly fileOf = () => (this.file ??= this.run.fileFor(this.name, this.fields));
+
   constructor(
     private readonly run: RunLogger,
     readonly name: string,
@@ -126,19 +135,19 @@ class NamedLogger implements Logger {
   }
 
   debug(message: string): void {
-    this.run.write('debug', this.name, this.fields, message);
+    this.run.write('debug', this.name, this.fields, message, this.fileOf);
   }
 
   info(message: string): void {
-    this.run.write('info', this.name, this.fields, message);
+    this.run.write('info', this.name, this.fields, message, this.fileOf);
   }
 
   warn(message: string): void {
-    this.run.write('warn', this.name, this.fields, message);
+    this.run.write('warn', this.name, this.fields, message, this.fileOf);
   }
 
   error(message: string): void {
-    this.run.write('error', this.name, this.fields, message);
+    this.run.write('error', this.name, this.fields, message, this.fileOf);
   }
 
   child(name: string, fields: LogFields = {}): Logger {
