@@ -620,10 +620,10 @@ export class Supervisor {
     if (!session || this.draining) return;
     if (this.active > 0) {
       // Every active step waits for an event and nothing else can move: none of them ever will.
-      if (this.waiters.size >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled) {
-        this.waiters.releaseAll(undefined);
-      } else if (this.waiters.size > 0 && !this.lifecycle.getSnapshot().matches('running')) {
+      if (this.waiters.size > 0 && !this.lifecycle.getSnapshot().matches('running')) {
         this.waiters.releaseAll('the run stopped');
+      } else if (this.waiters.size >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled) {
+        this.waiters.releaseAll(undefined);
       }
       return;
     }
