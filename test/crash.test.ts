@@ -29,25 +29,29 @@ interface Outcome {
   pid: number;
   killed: boolean;
   code: number | null;
+  /** Milliseconds from the flow's start to its exit. */
+  ran: number;
 }
 
-/** Runs the flow in a child process and kills it with SIGKILL `killAfter` ms after it starts running. */
-function runChild(mode: 'restart' | 'recover', store: string, log: string, killAfter: number): Promise<Outcome> {
+/** Runs the flow in a child process and kills it with SIGKILL `killAfter` ms after it starts running (undefined: never). */
+function runChild(mode: 'restart' | 'recover', store: string, log: string, killAfter: number | undefined): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fixture, mode, store, log], { stdio: ['ignore', 'pipe', 'pipe'] });
     let killed = false;
     let stderr = '';
+    let started = Date.now();
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.stdout.on('data', (chunk: Buffer) => {
       if (!chunk.toString().includes('started')) return;
-      setTimeout(() => {
+      started = Date.now();
+      if (killAfter !== undefined) setTimeout(() => {
         if (child.exitCode === null && child.signalCode === null) killed = child.kill('SIGKILL');
       }, killAfter);
     });
     child.on('error', reject);
     child.on('exit', (code) => {
       if (!killed && code !== 0) reject(new Error(`the flow exited ${code} without being killed:\n${stderr}`));
-      else resolve({ pid: child.pid as number, killed, code });
+      else resolve({ pid: child.pid as number, killed, code, ran: Date.now() - started });
     });
   });
 }
@@ -80,6 +84,7 @@ test(`SIGKILL at ${KILL_POINTS} random moments never loses a success nor redoes 
   let episodes = 0;
   let killsMidRun = 0;
   let reruns = 0;
+  let window = 120;
   try {
     while (killPoints < KILL_POINTS) {
       // One episode: a new run, killed and recovered until a process finishes it.
@@ -89,10 +94,14 @@ test(`SIGKILL at ${KILL_POINTS} random moments never loses a success nor redoes 
       episodes++;
       const recordedAtKill: Map<string, TaskStatus>[] = [];
       const processes: Outcome[] = [];
+      assert.ok(episodes <= 200, `only ${killPoints} kills landed in 200 runs: the flow ends before the kill window (${window} ms) closes`);
       let mode: 'restart' | 'recover' = 'restart';
       for (;;) {
-        const outcome = await runChild(mode, store, log, Math.floor(next() * 120));
+        // Once the kills are all in, the last recovery of the episode runs to its end.
+        const outcome = await runChild(mode, store, log, killPoints < KILL_POINTS ? Math.floor(next() * window) : undefined);
         processes.push(outcome);
+        // The kill window follows how long a whole run takes here, so that a slow machine still gets its kills in.
+        if (!outcome.killed && mode === 'restart') window = Math.max(20, Math.floor(outcome.ran * 0.9));
         if (!outcome.killed) break;
         killPoints++;
         const recorded = await recordedStatuses(store);
