@@ -45,7 +45,10 @@ export function runnerUrl(name: string): URL {
   return new URL(`./${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 }
 
-const TYPESCRIPT = /\.[cm]?tsx?$/;
+/** Whether a path or URL names a TypeScript file, which needs tsx to load. */
+export function isTypeScript(path: string): boolean {
+  return /\.[cm]?tsx?$/.test(path);
+}
 
 /**
  * The parent's Node options that a worker or child process needs too (loaders such as tsx),
@@ -59,6 +62,6 @@ export function inheritedExecArgv(module?: string): string[] {
     if (['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(arg) && i + 1 < argv.length) kept.push(arg, argv[++i]);
     else if (/^--(import|require|loader|experimental-loader)=/.test(arg) || arg === '--enable-source-maps' || arg === '--no-warnings') kept.push(arg);
   }
-  if (module && TYPESCRIPT.test(module) && !kept.some((arg) => arg.includes('tsx'))) kept.push('--import', import.meta.resolve('tsx'));
+  if (module && isTypeScript(module) && !kept.some((arg) => arg.includes('tsx'))) kept.push('--import', import.meta.resolve('tsx'));
   return kept;
 }

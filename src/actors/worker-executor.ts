@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { Fifo } from './fifo.js';
 import type { Executor, TaskRun } from './executor.js';
 import { taskMessage } from './process-executor.js';
-import { errorFromRecord, inheritedExecArgv, moduleUrl, runnerUrl, type TaskReply } from './remote-task.js';
+import { errorFromRecord, inheritedExecArgv, isTypeScript, moduleUrl, runnerUrl, type TaskReply } from './remote-task.js';
 
 /**
  * The code a pool thread starts with. Node 20 does not pass loader hooks given as `--import` on
@@ -11,8 +11,7 @@ import { errorFromRecord, inheritedExecArgv, moduleUrl, runnerUrl, type TaskRepl
  * tsx itself before it loads the runner.
  */
 function bootstrap(runner: string, module: string): string {
-  const typescript = /\.[cm]?tsx?$/;
-  const tsx = typescript.test(runner) || typescript.test(module) ? import.meta.resolve('tsx/esm/api') : undefined;
+  const tsx = isTypeScript(runner) || isTypeScript(module) ? import.meta.resolve('tsx/esm/api') : undefined;
   return `(async () => {
     ${tsx ? `(await import(${JSON.stringify(tsx)})).register();` : ''}
     await import(${JSON.stringify(runner)});

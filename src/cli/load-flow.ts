@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isTypeScript } from '../actors/remote-task.js';
 import { setDefaultFlowName } from '../dialects/eventor.js';
 import { loadFlow } from '../dialects/yaml-flow.js';
 import { EventorError } from '../model/errors.js';
@@ -16,8 +17,6 @@ function isRunnable(value: unknown): value is Runnable {
   return typeof value === 'object' && value !== null && typeof (value as Runnable).run === 'function' && typeof (value as Runnable).close === 'function';
 }
 
-const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
-
 /**
  * Loads a flow module: its default export is an Eventor, or a function (maybe async) that
  * builds one. TypeScript files are compiled on the fly.
@@ -29,7 +28,7 @@ export async function loadRunnable(file: string): Promise<Runnable> {
     setDefaultFlowName(basename(path, extname(path)));
     return loadFlow(path);
   }
-  if (TYPESCRIPT.has(extname(path))) {
+  if (isTypeScript(path)) {
     const { register } = await import('tsx/esm/api');
     register();
   }

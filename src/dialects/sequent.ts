@@ -5,7 +5,7 @@ import type { StepConfig } from '../model/config.js';
 import { DuplicateNameError, EventorError, ForeignReferenceError, ValidationError } from '../model/errors.js';
 import { type ExprNode } from '../model/expr.js';
 import type { StepFunction } from '../model/spec.js';
-import { RunMode, type StepReplay, type TaskStatus } from '../model/status.js';
+import { RunMode, isFinal, type StepReplay, type TaskStatus } from '../model/status.js';
 import { renderMermaid, type Graph } from '../observe/mermaid.js';
 import { Eventor, type EventorOptions, type RunSummary } from './eventor.js';
 
@@ -360,7 +360,7 @@ export class Sequent {
           const statuses = steps.map((step) => [step, ev.statusOf(step.path, inner)] as const);
           if (statuses.some(([step, status]) => status === 'failure' && !handled.has(step))) throw failed();
           // A child container still waiting for its own children ends first; then this one looks again.
-          if (statuses.every(([, status]) => status === undefined || status === 'success' || status === 'failure')) break;
+          if (statuses.every(([, status]) => status === undefined || isFinal(status))) break;
         }
       }
     };
