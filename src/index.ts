@@ -38,5 +38,7 @@ export {
   StoreError,
   StoreLockedError,
   StoreFormatError,
+  UnstorableResultError,
+  AbandonedStepError,
   type ErrorRecord,
 } from './model/errors.js';

@@ -200,3 +200,9 @@ export class StoreLockedError extends StoreError {
 
 /** A stored record of a format version this Eventor does not read. */
 export class StoreFormatError extends StoreError {}
+
+/** A task's result that the store cannot keep (a function, a cycle, nesting too deep to encode). */
+export class UnstorableResultError extends EventorError {}
+
+/** A run that `close()` ended while a step still ran past its grace: recorded as interrupted, recoverable. */
+export class AbandonedStepError extends EventorError {}
