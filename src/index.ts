@@ -27,6 +27,7 @@ export {
   StepCodeError,
   UnknownStatusError,
   ConfigError,
+  OptionError,
   StepTimeoutError,
   ClosedError,
   CancelledError,
@@ -39,6 +40,6 @@ export {
   StoreLockedError,
   StoreFormatError,
   UnstorableResultError,
-  AbandonedStepError,
+  RunStalledError,
   type ErrorRecord,
 } from './model/errors.js';

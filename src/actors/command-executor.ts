@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { EventorError } from '../model/errors.js';
 import { exited, logLines, terminateOnAbort } from './child-process.js';
 import { stepEnvironment, throwIfTimedOut, type Executor, type TaskRun } from './executor.js';
@@ -14,14 +15,46 @@ export class CommandFailedError extends EventorError {
   }
 }
 
-/** Replaces `${sequence}`, `${step}` and `${env.NAME}` in a command with the task's values. */
+const PLACEHOLDER = /\$\{(sequence|step|env\.([A-Za-z_][A-Za-z0-9_]*))\}/y;
+
+/**
+ * Replaces `${sequence}`, `${step}` and `${env.NAME}` in a command with the task's values. The
+ * values are data, never code: in a program's arguments each goes in as it is, and in a line
+ * for `/bin/sh -c` it is quoted for where it stands (bare, inside "…" or inside '…'), so that a
+ * sequence such as `east; touch x` stays one word.
+ */
 export function fillPlaceholders(command: string | string[], task: TaskRun): string | string[] {
   const env = { ...process.env, ...task.step.env };
-  const fill = (text: string) =>
-    text.replace(/\$\{(sequence|step|env\.([A-Za-z_][A-Za-z0-9_]*))\}/g, (_, key: string, name?: string) =>
-      name !== undefined ? (env[name] ?? '') : key === 'sequence' ? task.context.sequence : task.context.name,
-    );
-  return Array.isArray(command) ? command.map(fill) : fill(command);
+  const value = (key: string, name?: string) => (name !== undefined ? (env[name] ?? '') : key === 'sequence' ? task.context.sequence : task.context.name);
+  if (Array.isArray(command)) return command.map((part) => part.replace(new RegExp(PLACEHOLDER.source, 'g'), (_, key: string, name?: string) => value(key, name)));
+  return fillShellLine(command, value);
+}
+
+/** Fills the placeholders of a shell line, each value quoted for the quoting it stands in. */
+function fillShellLine(line: string, value: (key: string, name?: string) => string): string {
+  let out = '';
+  let quote: '' | "'" | '"' = '';
+  for (let i = 0; i < line.length; ) {
+    PLACEHOLDER.lastIndex = i;
+    const match = line[i] === '$' ? PLACEHOLDER.exec(line) : null;
+    if (match) {
+      const text = value(match[1], match[2]);
+      // Inside '…' nothing is special but the closing quote; inside "…" these four are; bare, quote it all.
+      out += quote === "'" ? text.replaceAll("'", `'\\''`) : quote === '"' ? text.replace(/[\\"$`]/g, '\\$&') : `'${text.replaceAll("'", `'\\''`)}'`;
+      i += match[0].length;
+      continue;
+    }
+    const char = line[i];
+    if (char === '\\' && quote !== "'") {
+      out += line.slice(i, i + 2);
+      i += 2;
+      continue;
+    }
+    if ((char === "'" || char === '"') && (quote === '' || quote === char)) quote = quote === '' ? char : '';
+    out += char;
+    i++;
+  }
+  return out;
 }
 
 /** What a successful command step returns: its exit code, 0. */
@@ -52,7 +85,8 @@ export class CommandExecutor implements Executor {
     const started = new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') reject(new EventorError(`command not found: ${program}${step.cwd ? ` (in ${step.cwd})` : ''}`, { cause: error }));
+        if (error.code === 'ENOENT' && step.cwd !== undefined && !existsSync(step.cwd)) reject(new EventorError(`the working directory of command ${program} does not exist: ${step.cwd}`, { cause: error }));
+        else if (error.code === 'ENOENT') reject(new EventorError(`command not found: ${program}${step.cwd ? ` (in ${step.cwd})` : ''}`, { cause: error }));
         else if (error.code === 'EACCES') reject(new EventorError(`command cannot be run (permission denied): ${program}`, { cause: error }));
         else reject(new EventorError(`command ${program} could not start: ${error.message}`, { cause: error }));
       });

@@ -15,6 +15,8 @@ export class StoreWriter {
   /** The batch being written, if any: the next one waits for it. */
   private inFlight: Promise<void> | undefined;
   private failure: unknown;
+  /** Set by close(): the store is about to close, and a step abandoned by it must not write. */
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -22,6 +24,8 @@ export class StoreWriter {
   ) {}
 
   add(record: StoreRecord): void {
+    // After a failed write the run has ended with its error; later records have nowhere to go.
+    if (this.closed || this.failure !== undefined) return;
     if (!this.store.durable) {
       this.store.write([record]);
       return;
@@ -48,6 +52,12 @@ export class StoreWriter {
   flush(): Promise<void> | undefined {
     this.writePending();
     return this.written();
+  }
+
+  /** Takes no more records: what is pending is dropped, so flush first. */
+  close(): void {
+    this.closed = true;
+    this.pending = [];
   }
 
   private writePending(): void {

@@ -2,7 +2,7 @@ import { createActor, type Actor } from 'xstate';
 import { eventLogic } from '../machines/event.machine.js';
 import { supervisorMachine } from '../machines/supervisor.machine.js';
 import { taskMachine, type TaskEvent } from '../machines/task.machine.js';
-import { CancelledError, EventorError, StepTimeoutError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
+import { CancelledError, EventorError, RunStalledError, StepTimeoutError, StoreError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
 import { RECORD_VERSION, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
 import type { Sequence } from '../model/spec.js';
 import { StepReplay, isFinal, type TaskStatus } from '../model/status.js';
@@ -55,6 +55,8 @@ interface LiveTask {
   abort?: AbortController;
   /** Made the first time the task logs. */
   logger?: Logger;
+  /** A recovery's skip that waits for the resources its earlier run held, to take them again. */
+  replay?: TaskRecord;
 }
 
 /** An association to an event that waits for its delay. */
@@ -113,6 +115,12 @@ export class Supervisor {
   private readonly waiters = new EventWaiters();
   /** Tasks a recovery replayed instead of running, in the current run(). */
   private skipped = 0;
+  /** Set once the runtime itself failed (a store that cannot be written): the run cannot go on. */
+  private broken = false;
+  /** Set once close() gave up waiting: whatever a step still running does later is ignored. */
+  private abandoned = false;
+  /** Ends a run() whose event loop emptied with tasks still active: none of them can ever finish. */
+  private readonly onBeforeExit = () => this.stalled();
 
   private readonly recovery: number;
 
@@ -175,6 +183,8 @@ export class Supervisor {
       () => undefined,
     );
     this.session = { maxLoops: maxLoops > 0 ? maxLoops : Infinity, loops: 0, busy: true, resolve, reject, ended };
+    process.on('beforeExit', this.onBeforeExit);
+    void ended.then(() => process.off('beforeExit', this.onBeforeExit));
     this.lifecycle.send({ type: 'run' });
     this.recordRun('running');
     for (const { event, sequence } of triggers) this.trigger(event, sequence);
@@ -245,11 +255,21 @@ export class Supervisor {
     return this.finished.get(key) ?? (this.live.get(key)?.actor.getSnapshot().value as TaskStatus | undefined);
   }
 
-  /** Cancels a run still going, then stops every actor and timer; the run can no longer go on. */
-  async close(): Promise<void> {
-    await this.cancel('the Eventor is closing');
+  /**
+   * Cancels a run still going, waiting up to `graceMs` for its running steps to finish; a step
+   * still running then is abandoned, and stays on record as active (interrupted), for a
+   * recovery to run again. Then stops every actor and timer; the run can no longer go on.
+   */
+  async close(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const ended = await Promise.race([this.cancel('the Eventor is closing'), grace]);
+    clearTimeout(timer);
+    if (ended === 'late') this.abandon(graceMs);
     this.due.disarm();
-    await this.writer.flush();
+    // A write that failed has already ended the run with its error; closing still goes on.
+    await this.writer.flush()?.catch(() => undefined);
+    this.writer.close();
     for (const task of this.live.values()) task.actor.stop();
     for (const actor of this.events.values()) actor.stop();
     this.lifecycle.stop();
@@ -349,15 +369,32 @@ export class Supervisor {
     return task;
   }
 
-  /** A recovery's skip: the task takes its earlier outcome without running, and its triggers fire as they did. */
+  /**
+   * A recovery's skip: the task takes its earlier outcome without running, and its triggers fire
+   * as they did. It keeps what its earlier run kept of its pools (a lock step whose `releases` is
+   * `[]` holds its lock again, waiting for it like any task), so that no other step enters what
+   * the lock guards before the step that gives it back has run; and gives back what it gave back.
+   */
   private replayTask(plan: StepPlan, sequence: Sequence, previous: TaskRecord): void {
     const task = this.spawnTask(plan, sequence, undefined);
     this.skipped++;
     if (this.options.logger.enabled('info')) {
       this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Skipped: ${previous.status} in recovery ${previous.recovery}, outcome kept`);
     }
-    this.fireAll(plan.triggers.ready, sequence);
-    this.fireAll(plan.triggers.active, sequence);
+    const kept = keptClaims(plan);
+    if (kept.length > 0 && (this.acquiring.some((waiting) => waiting.plan.acquires.some(([pool]) => kept.some(([held]) => held === pool))) || !acquireAll(kept))) {
+      task.replay = previous;
+      this.acquiring.push(task);
+      return;
+    }
+    this.concludeReplay(task, previous);
+  }
+
+  /** Ends a recovery's skip once it holds again what its earlier run kept. */
+  private concludeReplay(task: LiveTask, previous: TaskRecord): void {
+    for (const [pool, amount] of givenBackClaims(task.plan)) pool.release(amount);
+    this.fireAll(task.plan.triggers.ready, task.sequence);
+    this.fireAll(task.plan.triggers.active, task.sequence);
     const status = previous.status === 'failure' ? 'failure' : 'success';
     this.conclude(task, { type: 'skip', status, result: previous.result, error: previous.error });
     this.schedulePump();
@@ -388,7 +425,14 @@ export class Supervisor {
     if (this.acquiring.length > 0) {
       const still: LiveTask[] = [];
       for (const task of this.acquiring) {
-        if (this.active - this.waiters.parked < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
+        if (task.replay) {
+          // A skip runs nothing, so only its pools hold it back, not the concurrency limits.
+          if (!isBlocked(task) && acquireAll(keptClaims(task.plan))) this.concludeReplay(task, task.replay);
+          else {
+            still.push(task);
+            block(task);
+          }
+        } else if (this.active - this.waiters.parked < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
         else {
           still.push(task);
           block(task);
@@ -424,18 +468,21 @@ export class Supervisor {
     // Recovery depends on this order: a task is on record as active before its code starts.
     const persisted = this.writer.written();
     if (persisted) await persisted;
+    const startedAt = performance.now();
     const { plan } = task;
     const executor = this.options.executors.get(plan.executor) as Executor;
     const context = this.contextOf(task);
     let timer: NodeJS.Timeout | undefined;
     if (plan.timeoutMs !== undefined) {
       const controller = this.abortOf(task);
-      const seconds = plan.timeoutMs / 1000;
-      timer = setTimeout(() => controller.abort(new StepTimeoutError(`step '${task.step}' (sequence ${task.sequence}) timed out after ${seconds} s: give it a longer config.timeout, or make it faster`)), plan.timeoutMs);
+      const timeoutMs = plan.timeoutMs;
+      timer = setTimeout(() => controller.abort(new StepTimeoutError(timeoutMessage(task.step, task.sequence, timeoutMs))), timeoutMs);
     }
     let outcome: TaskEvent;
     try {
       const result = await executor.run({ step: plan.spec, context, envvarPrefix: this.plan.config.envvarPrefix, timeoutMs: plan.timeoutMs, killGraceMs: this.plan.config.killGrace * 1000 });
+      // A step that blocked the thread past its deadline kept the timer from firing: the clock decides.
+      if (plan.timeoutMs !== undefined && performance.now() - startedAt > plan.timeoutMs) throw new StepTimeoutError(timeoutMessage(task.step, task.sequence, plan.timeoutMs));
       outcome = { type: 'succeed', result };
     } catch (thrown) {
       outcome = { type: 'fail', error: toErrorRecord(thrown) };
@@ -448,6 +495,7 @@ export class Supervisor {
   }
 
   private finish(task: LiveTask, outcome: TaskEvent): void {
+    if (this.abandoned) return;
     this.active--;
     this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 1) - 1);
     for (const [pool, amount] of task.plan.releases) pool.release(amount);
@@ -666,14 +714,76 @@ export class Supervisor {
     this.writer.add({ ...this.options.run, status, counts, updatedAt: Date.now() });
   }
 
-  /** An error of the runtime itself (a store that cannot write): the run ends with it. */
+  /** An error of the runtime itself (a store that cannot write): the run ends with it, once. */
   private failRun(error: unknown): void {
-    const session = this.session;
-    this.options.logger.error(`the run cannot go on: ${toErrorRecord(error).message}`);
+    if (this.broken) return;
+    this.broken = true;
+    const failure = error instanceof EventorError ? error : new StoreError(`the run cannot go on: ${toErrorRecord(error).message}`, { cause: error });
+    this.options.logger.error(`the run cannot go on: ${failure.message}`);
     this.lifecycle.send({ type: 'cancel', reason: 'runtime error' });
+    for (const task of this.live.values()) task.abort?.abort(new CancelledError('the run cannot go on'));
+    const session = this.session;
     if (!session) return;
     this.session = undefined;
     this.due.disarm();
-    session.reject(error);
+    session.reject(failure);
   }
+
+  /**
+   * Node's event loop emptied while tasks were still active: nothing is left that could settle
+   * their promises, so run() can never end by itself. It ends now, naming them, rather than let
+   * the process exit as if the run had finished.
+   */
+  private stalled(): void {
+    const session = this.session;
+    if (!session) return;
+    const stuck = [...this.live.values()].filter((task) => task.actor.getSnapshot().value === 'active').map((task) => `${task.step}/${task.sequence}`);
+    const error = new RunStalledError(
+      `run ${this.runId} cannot finish: ${stuck.length} step(s) still active (${stuck.join(', ') || 'none'}) await promises that nothing is left to settle, and Node's event loop emptied. ` +
+        'Make each step settle (resolve or reject), or give it config.timeout; recover the run to run these steps again',
+    );
+    this.options.logger.error(error.message);
+    this.session = undefined;
+    this.due.disarm();
+    this.lifecycle.send({ type: 'cancel', reason: 'stalled' });
+    this.recordRun('failure');
+    const flushed = this.writer.flush();
+    if (flushed) flushed.then(() => session.reject(error), session.reject);
+    else session.reject(error);
+  }
+
+  /** close() gave up on the steps still running: they stay on record as active (interrupted), and run() resolves false. */
+  private abandon(graceMs: number): void {
+    this.abandoned = true;
+    for (const task of this.live.values()) {
+      if (task.actor.getSnapshot().value !== 'active') continue;
+      this.taskLogger(task).warn(`[ Step ${task.step}/${task.sequence} ] Still running ${graceMs / 1000} s after close() asked it to stop: abandoned, and on record as active (interrupted); recover the run to run it again`);
+    }
+    const session = this.session;
+    if (!session) return;
+    this.session = undefined;
+    this.recordRun('stopped');
+    session.resolve(false);
+  }
+}
+
+const timeoutMessage = (step: string, sequence: Sequence, timeoutMs: number) =>
+  `step '${step}' (sequence ${sequence}) timed out after ${timeoutMs / 1000} s: give it a longer config.timeout, or make it faster`;
+
+/** Per pool, what a task's run keeps (acquired and not given back); `acquires` and `releases` may name different pools. */
+function netClaims(plan: StepPlan): Map<ResourcePool, number> {
+  const net = new Map<ResourcePool, number>();
+  for (const [pool, amount] of plan.acquires) net.set(pool, (net.get(pool) ?? 0) + amount);
+  for (const [pool, amount] of plan.releases) net.set(pool, (net.get(pool) ?? 0) - amount);
+  return net;
+}
+
+/** What a skipped task takes again: what its run acquired and kept. */
+function keptClaims(plan: StepPlan): [ResourcePool, number][] {
+  return [...netClaims(plan)].filter(([, amount]) => amount > 0);
+}
+
+/** What a skipped task gives back: what its run released beyond what it acquired (an unlock step). */
+function givenBackClaims(plan: StepPlan): [ResourcePool, number][] {
+  return [...netClaims(plan)].filter(([, amount]) => amount < 0).map(([pool, amount]) => [pool, -amount]);
 }

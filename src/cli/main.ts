@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { EventorError } from '../model/errors.js';
+import { EventorError, RunStalledError } from '../model/errors.js';
 import { loadRunnable } from './load-flow.js';
 
 function positiveInteger(value: string): number {
@@ -46,5 +46,6 @@ program
 program.parseAsync().catch((error: unknown) => {
   const message = error instanceof EventorError ? `${error.name}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`eventor: ${message}\n`);
-  process.exitCode = 2;
+  // A run that started and could not finish is a run that failed (1), not a usage error (2).
+  process.exitCode = error instanceof RunStalledError ? 1 : 2;
 });

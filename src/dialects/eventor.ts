@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
@@ -15,6 +16,8 @@ import { resolveRunConfig, type RunConfig, type RunConfigInput, type StepConfig 
 import {
   ClosedError,
   ConfigError,
+  describe,
+  OptionError,
   DuplicateNameError,
   EventorError,
   FlowChangedError,
@@ -152,6 +155,59 @@ function newRunId(): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Makes the folder of the run's JSON log file, refusing a logdir that cannot be one before the store is touched. */
+function makeLogFolder(logdir: string): void {
+  try {
+    mkdirSync(resolve(logdir), { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it, or a folder above it, is a file' : `it cannot be made (${code ?? (error as Error).message})`;
+    throw new ConfigError('logdir', logdir, `a folder for the run's JSON log files, and ${why}: give another logdir, or logging: { file: false }`);
+  }
+}
+
+/** Refuses a name that is not a non-empty string, before it could reach a store key or a log line. */
+function assertName(name: unknown, where: string, kind: string): asserts name is string {
+  if (typeof name !== 'string' || name === '') throw new ValidationError(`${where} got ${describe(name)} as the ${kind}'s name: a name is a non-empty string`);
+  if (name.includes('\u0000')) throw new ValidationError(`${where} got ${JSON.stringify(name)} as the ${kind}'s name: a name cannot hold the character \\u0000, which the store keeps as a separator`);
+}
+
+/** Refuses options of the wrong type with the option's name, rather than letting them fail later as a TypeError. */
+function checkOptionTypes(options: EventorOptions): void {
+  const { name, store, config } = options;
+  if (name !== undefined) {
+    assertName(name, 'new Eventor', 'flow');
+    // The name makes the default store folder and the log file names: it must stay one path part.
+    if (/[/\\]/.test(name) || name === '.' || name === '..') throw new OptionError('name', name, 'a flow name without / or \\ that is not . or .. (it names the store folder .eventor/<name>)', 'new Eventor');
+  }
+  if (store !== undefined && typeof store !== 'string') throw new OptionError('store', store, "':memory:' or the path of a LevelDB folder", 'new Eventor');
+  if (config !== undefined && (config === null || typeof config !== 'object')) throw new OptionError('config', config, 'an object of settings, { maxConcurrent, logging, ... }', 'new Eventor');
+  if (config?.logging !== undefined && (config.logging === null || typeof config.logging !== 'object')) throw new ConfigError('logging', config.logging, 'an object, { level, console, file }');
+  if (options.logSink !== undefined && typeof options.logSink !== 'function') throw new OptionError('logSink', options.logSink, 'a function that takes each console line', 'new Eventor');
+}
+
+const isPlainObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Checks the shape of addStep's options; what they mean is checked with the whole flow before it runs. */
+function checkStepOptions(name: string, options: AddStepOptions): void {
+  const fail = (key: string, expected: string) => {
+    throw new OptionError(key, (options as Record<string, unknown>)[key], expected, `step '${name}'`);
+  };
+  if (options.args !== undefined && !Array.isArray(options.args)) fail('args', 'an array of arguments');
+  if (options.kwargs !== undefined && !isPlainObject(options.kwargs)) fail('kwargs', 'an object, passed as the last argument');
+  if (options.config !== undefined && !isPlainObject(options.config)) fail('config', 'an object of step settings, { timeout, retries, ... }');
+  if (options.recovery !== undefined && !isPlainObject(options.recovery)) fail('recovery', "an object from status to replay, { failure: 'rerun', success: 'skip' }");
+  if (options.cwd !== undefined && typeof options.cwd !== 'string') fail('cwd', 'the path of a folder');
+  if (options.env !== undefined && (!isPlainObject(options.env) || Object.values(options.env).some((value) => typeof value !== 'string'))) fail('env', 'an object of names to string values');
+  for (const key of ['acquires', 'releases'] as const) if (options[key] !== undefined && !Array.isArray(options[key])) fail(key, '[pool, amount] pairs, [[pool, 1]]');
+  if (options.triggers !== undefined) {
+    if (!isPlainObject(options.triggers)) fail('triggers', 'an object from status to the events it fires, { success: [done] }');
+    for (const [status, events] of Object.entries(options.triggers)) {
+      if (events !== undefined && !Array.isArray(events)) throw new OptionError(`triggers.${status}`, events, 'an array of events', `step '${name}'`);
+    }
+  }
+}
+
 function isAssocOptions(value: unknown): value is AssocOptions {
   return typeof value === 'object' && value !== null && !('kind' in value);
 }
@@ -190,6 +246,8 @@ export class Eventor {
   private closed = false;
 
   constructor(options: EventorOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new OptionError('options', options, 'an object, { name, store, config, ... }', 'new Eventor');
+    checkOptionTypes(options);
     this.options = options;
     this.name = options.name ?? defaultFlowName();
     this.mode = options.runMode ?? RunMode.restart;
@@ -216,6 +274,8 @@ export class Eventor {
   /** Adds an event; with `expr`, it fires by itself once its expression holds for a sequence. */
   addEvent(name: string, options: { expr?: ExprInput } = {}): EventRef {
     this.assertBuilding();
+    assertName(name, 'addEvent', 'event');
+    if (options === null || typeof options !== 'object') throw new ValidationError(`addEvent('${name}') got options ${describe(options)}: give an object, { expr } or {}`);
     if (this.eventRefs.has(name)) throw new DuplicateNameError('event', name);
     const ref: EventRef = { kind: 'event', name, owner: this };
     this.eventRefs.set(name, ref);
@@ -226,7 +286,12 @@ export class Eventor {
   /** Adds a step: its code, and the events its statuses trigger. */
   addStep(name: string, options: AddStepOptions): StepRef {
     this.assertBuilding();
+    assertName(name, 'addStep', 'step');
+    if (options === null || typeof options !== 'object') {
+      throw new StepCodeError(name, 'missing', `got options ${describe(options)}: give addStep('${name}', { func }) (or { module, export }, or { command })`);
+    }
     if (this.stepNames.has(name)) throw new DuplicateNameError('step', name);
+    checkStepOptions(name, options);
     this.stepNames.add(name);
     const { triggers, args, recovery, config, acquires, releases, ...code } = options;
     const poolNames = (claims: [ResourcePool, number][] | undefined, key: string) =>
@@ -255,6 +320,12 @@ export class Eventor {
     this.assertBuilding();
     const last = targets.at(-1);
     const options = isAssocOptions(last) ? (targets.pop() as AssocOptions) : {};
+    const source = typeof event === 'string' ? event : this.nameOf(event, 'event', 'addAssoc');
+    if (targets.length === 0) throw new ValidationError(`addAssoc('${source}') has no target: give the steps or events it triggers`);
+    targets.forEach((target, index) => {
+      const ok = (typeof target === 'string' && target !== '') || (typeof target === 'object' && target !== null && 'kind' in target);
+      if (!ok) throw new ValidationError(`addAssoc('${source}') got ${describe(target)} as target ${index + 1}: give a step or an event (what addStep or addEvent returned, or its name)`);
+    });
     this.assocs.push({ event, targets: targets as Target[], delay: options.delay ?? 0 });
   }
 
@@ -274,6 +345,8 @@ export class Eventor {
   /** Runs the flow; resolves true unless a failure went unhandled or the run was stopped. */
   async run(options: RunOptions = {}): Promise<boolean> {
     if (this.closed) throw new ClosedError(`Eventor '${this.name}' is closed: make a new one to run again`);
+    if (options === null || typeof options !== 'object') throw new OptionError('options', options, 'an object, { maxLoops } or {}', 'run()');
+    if (options.maxLoops !== undefined && !Number.isInteger(options.maxLoops)) throw new OptionError('maxLoops', options.maxLoops, 'a whole number of loops (0 or less: no limit)', 'run()');
     const supervisor = await this.prepare();
     return supervisor.run(options.maxLoops ?? 0, this.pendingTriggers.splice(0));
   }
@@ -297,8 +370,9 @@ export class Eventor {
   }
 
   /** Deletes the runs started more than `olderThanDays` days ago, but never the current one; returns their ids. */
-  async deleteRuns({ olderThanDays }: { olderThanDays: number }): Promise<string[]> {
-    if (typeof olderThanDays !== 'number' || !(olderThanDays >= 0)) throw new ConfigError('olderThanDays', olderThanDays, 'a number of days, 0 or more');
+  async deleteRuns(options: { olderThanDays: number }): Promise<string[]> {
+    const olderThanDays = (options as { olderThanDays?: unknown } | undefined)?.olderThanDays;
+    if (typeof olderThanDays !== 'number' || !(olderThanDays >= 0)) throw new OptionError('olderThanDays', olderThanDays, 'a number of days, 0 or more', 'deleteRuns()');
     await this.openStore();
     const cutoff = Date.now() - olderThanDays * 86_400_000;
     const runs = await this.store.listRuns();
@@ -346,6 +420,7 @@ export class Eventor {
 
   /** Calls `listener` on every task transition; returns the function that stops it. */
   subscribe(listener: TransitionListener): () => void {
+    if (typeof listener !== 'function') throw new ValidationError(`subscribe() got ${describe(listener)}: give it a function, called with each task transition`);
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -355,10 +430,22 @@ export class Eventor {
     if (this.closed) return;
     this.closed = true;
     await this.preparing?.catch(() => undefined);
-    await this.supervisor?.close();
-    await Promise.all(this.openExecutors.map((executor) => executor.close()));
-    if (this.storeOpened) await this.store.close();
-    await this.runLogger.close();
+    // Each part is released even if one before it fails, so that the store's lock never outlives close().
+    const parts = [
+      () => this.supervisor?.close(this.config.closeGrace * 1000),
+      () => Promise.all(this.openExecutors.map((executor) => executor.close())),
+      () => (this.storeOpened ? this.store.close() : undefined),
+      () => this.runLogger.close(),
+    ];
+    let failure: unknown;
+    for (const part of parts) {
+      try {
+        await part();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -411,6 +498,8 @@ export class Eventor {
       }
       if (step.spec.module !== undefined) await checkModule(step.spec);
     }
+    const logFile = this.config.logging.file ?? this.store.durable;
+    if (logFile) makeLogFolder(this.config.logdir);
     const executors = this.executors(plan);
     await this.openStore();
     const fingerprint = fingerprintFlow(spec);
@@ -424,7 +513,7 @@ export class Eventor {
       executors,
       listeners: this.listeners,
     });
-    if (this.config.logging.file ?? this.store.durable) {
+    if (logFile) {
       this.runLogger.attachFile(join(resolve(this.config.logdir), `${this.name}-${taken.run.runId}.jsonl`), { runId: taken.run.runId, recovery: taken.run.recovery });
     }
     if (taken.restore) supervisor.restore(taken.restore);
@@ -554,7 +643,9 @@ export class Eventor {
 
   private sequenceOf(sequence: number | string | undefined): Sequence {
     if (sequence === undefined) return String(this.nextSequence++);
+    if (typeof sequence !== 'number' && typeof sequence !== 'string') throw new ValidationError(`triggerEvent got sequence ${describe(sequence)}: a sequence is a number or a non-empty string`);
     const text = String(sequence);
+    if (text.includes('\u0000')) throw new ValidationError(`triggerEvent got sequence ${JSON.stringify(text)}: a sequence cannot hold the character \\u0000, which the store keeps as a separator`);
     if (text === '' || (typeof sequence === 'number' && !Number.isFinite(sequence))) {
       throw new ValidationError(`triggerEvent got sequence ${JSON.stringify(sequence)}: a sequence is a number or a non-empty string`);
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { Alias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { RunConfigInput, StepConfig } from '../model/config.js';
 import { ValidationError } from '../model/errors.js';
 import { and, or, type ExprInput } from '../model/expr.js';
@@ -81,10 +81,14 @@ export function loadFlow(path: string, options: LoadFlowOptions = {}): Eventor |
   const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (document.errors.length > 0) {
     const [error] = document.errors;
-    throw new FlowFileError(path, lines.linePos(error.pos[0]).line, '', `is not valid YAML: ${error.message.split('\n')[0]}`);
+    // The parser reports running out of stack as an error of its own: say what it means.
+    const problem = /call stack/i.test(error.message) ? 'is nested too deeply to read: a flow needs far fewer levels' : `is not valid YAML: ${error.message.split('\n')[0]}`;
+    throw new FlowFileError(path, lines.linePos(error.pos[0]).line, '', problem);
   }
-  const data = document.toJS() as unknown;
+  const data = toData(path, document, lines);
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new FlowFileError(path, 1, '', 'a flow is a mapping with steps (and, in the Eventor form, events, assocs and trigger)');
+  const shapeProblem = cycleOrDepth(data);
+  if (shapeProblem) throw new FlowFileError(path, lineOf(document, lines, shapeProblem.entry), shapeProblem.entry, shapeProblem.problem);
   const flow = data as Json;
   const form = 'assocs' in flow || 'trigger' in flow || (Array.isArray(flow.events) && flow.events.some((event) => typeof event === 'object' && event !== null && 'expr' in event)) ? 'eventor' : 'sequent';
   const validate = validators[form];
@@ -93,17 +97,87 @@ export function loadFlow(path: string, options: LoadFlowOptions = {}): Eventor |
   const base = dirname(file);
   const name = (flow.name as string | undefined) ?? basename(file, extname(file));
   const config = { ...(flow.config as RunConfigInput | undefined), ...options.config };
-  const at = (entry: string, build: () => void) => {
+  const at: At = (entry, build, { named = true } = {}) => {
     try {
       build();
     } catch (error) {
       if (error instanceof ValidationError && !(error instanceof FlowFileError)) {
-        throw new FlowFileError(path, lineOf(document, lines, entry), entry, error.message);
+        throw new FlowFileError(path, lineOf(document, lines, entry), named ? entry : '', error.message);
       }
       throw error;
     }
   };
   return form === 'eventor' ? eventorFlow(flow, { ...options, name, config }, base, at) : sequentFlow(flow, { ...options, name, config }, base, at);
+}
+
+/**
+ * How many nodes the aliases of a flow file may stand for, all told (the yaml package counts
+ * each use of an anchor by the size of what it copies). A flow of a few hundred steps that share
+ * `config: *defaults` stays far below; an alias bomb ("billion laughs") is far above.
+ */
+const MAX_ALIAS_COUNT = 1000;
+
+/**
+ * How deep a flow file's data may nest. No flow needs more; every recursive pass after (the
+ * schema, expressions, Mermaid) then stays well inside the call stack.
+ */
+const MAX_DEPTH = 256;
+
+/** The document as plain data; alias bombs and aliases to no anchor are FlowFileErrors at their line. */
+function toData(file: string, document: Document, lines: LineCounter): unknown {
+  try {
+    return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (error) {
+    const message = (error as Error)?.message ?? String(error);
+    const aliases: Alias[] = [];
+    visit(document, { Alias: (_key, node) => void aliases.push(node) });
+    const unresolved = aliases.find((alias) => !alias.resolve(document));
+    if (unresolved) return aliasError(file, lines, unresolved, `alias *${unresolved.source} names no anchor before it: define &${unresolved.source} first, or fix the name`);
+    if (/alias count|resource exhaustion/i.test(message)) {
+      const [first] = aliases;
+      return aliasError(file, lines, first, `its aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?): write the entries out, or share less through aliases`);
+    }
+    if (error instanceof RangeError) throw new FlowFileError(file, undefined, '', 'is nested too deeply to read: a flow needs far fewer levels');
+    throw new FlowFileError(file, undefined, '', `cannot be read as data: ${message}`);
+  }
+}
+
+function aliasError(file: string, lines: LineCounter, alias: Alias | undefined, problem: string): never {
+  const offset = alias?.range?.[0];
+  throw new FlowFileError(file, offset === undefined ? undefined : lines.linePos(offset).line, '', problem);
+}
+
+/**
+ * The first entry of `data` that holds itself (an alias inside its own anchor makes a cycle, which
+ * no flow can mean) or that nests deeper than MAX_DEPTH. Walked with a stack of its own, since
+ * recursion is what such data would break.
+ */
+function cycleOrDepth(data: object): { entry: string; problem: string } | undefined {
+  const ancestors = new Set<object>([data]);
+  const stack: { value: object; entry: string; children: Iterator<[string, unknown]> }[] = [{ value: data, entry: '', children: entriesOf(data) }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const next = top.children.next();
+    if (next.done) {
+      ancestors.delete(top.value);
+      stack.pop();
+      continue;
+    }
+    const [part, child] = next.value;
+    if (typeof child !== 'object' || child === null) continue;
+    const entry = /^\d+$/.test(part) ? `${top.entry}[${part}]` : top.entry ? `${top.entry}.${part}` : part;
+    if (ancestors.has(child)) return { entry, problem: 'holds itself through a YAML alias: a flow cannot be a cycle; write the entry out instead' };
+    if (stack.length >= MAX_DEPTH) return { entry, problem: `nests deeper than ${MAX_DEPTH} levels: a flow needs far fewer` };
+    ancestors.add(child);
+    stack.push({ value: child, entry, children: entriesOf(child) });
+  }
+  return undefined;
+}
+
+function* entriesOf(value: object): Generator<[string, unknown]> {
+  if (value instanceof Map) for (const [key, item] of value) yield [String(key), item];
+  else if (value instanceof Set) for (const item of value) yield [String(item), item];
+  else yield* Object.entries(value);
 }
 
 /** The first schema error, placed at its line. */
@@ -151,7 +225,8 @@ function exprOf(value: unknown): ExprInput {
   return node.or ? or(...node.or.map(exprOf)) : and(...(node.and ?? []).map(exprOf));
 }
 
-type At = (entry: string, build: () => void) => void;
+/** Builds one entry; a ValidationError it throws becomes a FlowFileError at the entry's line (naming the entry unless the message does). */
+type At = (entry: string, build: () => void, options?: { named?: boolean }) => void;
 
 function eventorFlow(flow: Json, options: LoadFlowOptions & { name: string }, base: string, at: At): Eventor {
   const ev = new Eventor(options);
@@ -204,7 +279,13 @@ function addChildren(container: Sequent | SequentStep, steps: SequentEntry[], ev
       const stuck = pending[0];
       const missing = names(stuck.requires).filter((name) => !made.has(name));
       const known = new Set(pending.map((item) => item.name));
-      throw new ValidationError(`${stuck.entry} (${stuck.name}) requires ${missing.map((name) => `'${name}'`).join(', ')}, ${missing.every((name) => known.has(name)) ? 'and the requirements go round in a cycle' : 'which is not a step or event of the same container'}`);
+      const problem = `${stuck.entry} (${stuck.name}) requires ${missing.map((name) => `'${name}'`).join(', ')}, ${missing.every((name) => known.has(name)) ? 'and the requirements go round in a cycle' : 'which is not a step or event of the same container'}`;
+      const refuse = () => {
+        throw new ValidationError(problem);
+      };
+      // at() throws it again as a FlowFileError at the entry's line; the second throw only tells the compiler.
+      at(stuck.entry, refuse, { named: false });
+      refuse();
     }
     const [item] = pending.splice(index, 1);
     at(item.entry, () => {
@@ -221,7 +302,12 @@ const isStatus = (value: string): value is RequireStatus => STATUSES.includes(va
 /** A YAML requirement (`[step, status]`, an event name, `{ or: [...] }`, a list) with names made into nodes. */
 function requirementOf(value: unknown, made: Map<string, SequentStep | SequentEvent>): Requires {
   const one = (item: unknown): unknown => {
-    if (typeof item === 'string') return made.get(item) as SequentEvent;
+    if (typeof item === 'string') {
+      const node = made.get(item);
+      // A bare name requires an event; a step is required with the status it must reach.
+      if (node instanceof SequentStep) throw new ValidationError(`requires step '${item}' by its name alone: require a step with the status it must reach, [${item}, success], or name an event`);
+      return node as SequentEvent;
+    }
     if (Array.isArray(item) && item.length === 2 && typeof item[1] === 'string' && isStatus(item[1]) && typeof item[0] === 'string') return [made.get(item[0]) as SequentStep, item[1]];
     if (item && typeof item === 'object' && 'or' in item) return { op: 'or', items: (item as { or: unknown[] }).or.map(one) };
     return item as Requirement;

@@ -1,3 +1,5 @@
+import { ConfigError } from './errors.js';
+
 /** Log levels, least to most severe. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -25,6 +27,11 @@ export interface RunConfig {
   workers: number;
   /** Seconds between SIGTERM and SIGKILL when a program or process step is stopped. */
   killGrace: number;
+  /**
+   * Seconds `close()` waits for running steps to finish after signalling them; a step still
+   * running then is abandoned, on record as interrupted, for a recovery to run again.
+   */
+  closeGrace: number;
 }
 
 /** Settings of one step, overriding the run's. */
@@ -54,16 +61,33 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   executor: 'process',
   workers: 0,
   killGrace: 5,
+  closeGrace: 10,
 };
 
 /** Settings a user may pass: any part of RunConfig. */
 export type RunConfigInput = Partial<Omit<RunConfig, 'logging'>> & { logging?: Partial<RunConfig['logging']> };
 
-/** Fills a partial run configuration with the defaults. */
+/** Whether `value` is an object of settings: not null, an array, a function or a class instance such as a Date. */
+function isSettings(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** Fills a partial run configuration with the defaults; refuses a config, or a logging, that is not an object of settings. */
 export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
+  // Spreading a string or an array would make settings of its characters or items, silently.
+  if (!isSettings(input)) throw new ConfigError('config', input, 'an object of settings, such as { maxConcurrent: 4 }');
+  if (input.logging !== undefined && !isSettings(input.logging)) throw new ConfigError('logging', input.logging, "an object such as { level: 'info', console: true }");
+  // A setting given as undefined is a setting not given: it keeps its default.
   return {
     ...DEFAULT_RUN_CONFIG,
-    ...input,
-    logging: { ...DEFAULT_RUN_CONFIG.logging, ...input.logging },
+    ...given(input),
+    logging: { ...DEFAULT_RUN_CONFIG.logging, ...given(input.logging ?? {}) },
   };
+}
+
+/** The settings that have a value; a key present as undefined would otherwise replace its default. */
+function given<T extends object>(settings: T): Partial<T> {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

@@ -83,7 +83,7 @@ export class StepCodeError extends ValidationError {
     detail?: string,
   ) {
     const what = {
-      missing: 'has no code: give it func, module + export, or command',
+      missing: `has no code: ${detail ?? 'give it func, module + export, or command'}`,
       conflicting: 'has more than one kind of code: give it exactly one of func, module + export, or command',
       incomplete: 'has module without export (or export without module): give both',
       unimportable: detail ?? 'has code that cannot be imported',
@@ -112,7 +112,21 @@ export class ConfigError extends ValidationError {
     expected: string,
     owner?: string,
   ) {
-    super(`${owner ? `step '${owner}' ` : ''}config ${key} is ${JSON.stringify(value) ?? String(value)}: expected ${expected}`);
+    super(`${owner ? `step '${owner}' ` : ''}config ${key} is ${typeof value === 'string' ? JSON.stringify(value) : describe(value)}: expected ${expected}`);
+  }
+}
+
+/** An option of the API (not a setting of `config`) of the wrong type: `addStep`'s `args`, `new Eventor`'s `store`. */
+export class OptionError extends ConfigError {
+  constructor(
+    key: string,
+    value: unknown,
+    expected: string,
+    readonly where: string,
+  ) {
+    super(key, value, expected);
+    const shown = typeof value === 'string' ? JSON.stringify(value) : describe(value);
+    this.message = key === 'options' ? `${where} got options ${shown}: expected ${expected}` : `${where} option ${key} is ${shown}: expected ${expected}`;
   }
 }
 
@@ -125,37 +139,46 @@ export class CancelledError extends EventorError {}
 /** Something was asked of an Eventor that has been closed. */
 export class ClosedError extends EventorError {}
 
-/** Turns anything thrown into plain data, keeping name, message and stack of real errors. */
+/**
+ * Turns anything thrown into plain data, keeping name, message and stack of real errors. It
+ * never throws: a thrown value may be a hostile Proxy or have getters that throw, and the
+ * failure of one step must not become the failure of the run.
+ */
 export function toErrorRecord(thrown: unknown): ErrorRecord {
   // Duck-typed rather than `instanceof Error`, so that errors made in another realm (node:vm,
   // a worker) keep their name, message and stack.
-  if (isErrorLike(thrown)) {
-    const record: ErrorRecord = { name: String(thrown.name), message: thrown.message };
-    if (typeof thrown.stack === 'string' && thrown.stack) record.stack = thrown.stack;
+  const name = safely(() => (isErrorLike(thrown) ? (thrown as { name: unknown }).name : undefined));
+  const message = safely(() => (isErrorLike(thrown) ? (thrown as { message: unknown }).message : undefined));
+  if (typeof name === 'string' && typeof message === 'string') {
+    const record: ErrorRecord = { name, message };
+    const stack = safely(() => (thrown as { stack?: unknown }).stack);
+    if (typeof stack === 'string' && stack) record.stack = stack;
     return record;
   }
   return { name: 'NonErrorThrown', message: `a value that is not an Error was thrown: ${describe(thrown)}` };
 }
 
-function isErrorLike(value: unknown): value is { name: unknown; message: string; stack?: unknown } {
-  if (value instanceof Error) return true;
+/** What `read` returns, or undefined when reading throws. */
+function safely(read: () => unknown): unknown {
   try {
-    return typeof value === 'object' && value !== null && typeof (value as Error).message === 'string' && typeof (value as Error).name === 'string';
+    return read();
   } catch {
-    return false;
+    return undefined;
   }
 }
 
+function isErrorLike(value: unknown): boolean {
+  if (safely(() => value instanceof Error) === true) return true;
+  return typeof value === 'object' && value !== null && typeof (value as Error).message === 'string' && typeof (value as Error).name === 'string';
+}
+
 /** A text form of any value, even one whose own conversions throw. */
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   for (const attempt of [() => JSON.stringify(value), () => String(value), () => Object.prototype.toString.call(value)]) {
-    try {
-      const text = attempt();
-      if (typeof text === 'string') return text;
-    } catch {
-      // try the next form
-    }
+    const text = safely(attempt);
+    if (typeof text === 'string') return text;
   }
   return typeof value;
 }
@@ -204,5 +227,5 @@ export class StoreFormatError extends StoreError {}
 /** A task's result that the store cannot keep (a function, a cycle, nesting too deep to encode). */
 export class UnstorableResultError extends EventorError {}
 
-/** A run that `close()` ended while a step still ran past its grace: recorded as interrupted, recoverable. */
-export class AbandonedStepError extends EventorError {}
+/** A run() that can never end: steps still active await promises that nothing is left to settle. */
+export class RunStalledError extends EventorError {}

@@ -8,6 +8,7 @@ import {
   StepCodeError,
   UnknownNameError,
   UnknownStatusError,
+  ValidationError,
 } from './errors.js';
 import { exprEvents, hasEmptyPart } from './expr.js';
 import type { FlowSpec, StepSpec } from './spec.js';
@@ -59,40 +60,116 @@ export function validateFlow(spec: FlowSpec): void {
       if (!known.has(target.name)) throw new UnknownNameError(target.kind, target.name, `the association of event '${assoc.event}'`);
     }
   }
-  for (const trigger of spec.triggers) knownEvent(trigger.event, 'triggerEvent');
+  for (const trigger of spec.triggers) {
+    knownEvent(trigger.event, 'triggerEvent');
+    checkText(trigger.sequence, `the sequence of triggerEvent('${trigger.event}')`);
+  }
   validateRunConfig(resolveRunConfig(spec.config));
 }
 
 function uniqueNames(kind: 'event' | 'step', items: { name: string }[]): Set<string> {
   const names = new Set<string>();
   for (const { name } of items) {
+    checkText(name, `${kind} name`);
     if (names.has(name)) throw new DuplicateNameError(kind, name);
     names.add(name);
   }
   return names;
 }
 
-/** Finds an event whose expression reaches itself, walking expressions depth first. */
+/** A lone surrogate: half of a character beyond the Basic Multilingual Plane, without its other half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Refuses a name or sequence that is not a string of well-formed text. Stores and messages keep
+ * text as UTF-8, which has no lone surrogates: such a name would come back as another name, and
+ * a recovery would not know its own tasks.
+ */
+function checkText(text: unknown, what: string): void {
+  if (typeof text !== 'string') {
+    const given = text === null || typeof text === 'object' || typeof text === 'function' ? (text === null ? 'null' : `a ${typeof text}`) : `the ${typeof text} ${String(text)}`;
+    throw new ValidationError(`${what} is ${given}, not a string: name it with text`);
+  }
+  const lone = LONE_SURROGATE.exec(text);
+  if (lone) {
+    const code = `\\u${lone[0].charCodeAt(0).toString(16)}`;
+    throw new ValidationError(`${what} ${JSON.stringify(text)} holds half a character (${code} at ${lone.index}) that cannot be stored: use whole characters`);
+  }
+}
+
+/**
+ * Finds an event whose expression reaches itself, walking expressions depth first with a stack
+ * of its own: a chain of thousands of events must not run out of call stack.
+ */
 function checkExpressionCycles(spec: FlowSpec): void {
   const edges = new Map<string, string[]>();
   for (const event of spec.events) if (event.expr !== undefined) edges.set(event.name, [...exprEvents(event.expr)]);
   const done = new Set<string>();
   const path: string[] = [];
   const onPath = new Set<string>();
-  const visit = (name: string): void => {
-    if (onPath.has(name)) throw new ExpressionCycleError([...path.slice(path.indexOf(name)), name]);
-    if (done.has(name)) return;
+  const stack: Iterator<string>[] = [];
+  const enter = (name: string) => {
     onPath.add(name);
     path.push(name);
-    for (const next of edges.get(name) ?? []) visit(next);
-    path.pop();
-    onPath.delete(name);
-    done.add(name);
+    stack.push((edges.get(name) ?? [])[Symbol.iterator]());
   };
-  for (const name of edges.keys()) visit(name);
+  for (const root of edges.keys()) {
+    if (done.has(root)) continue;
+    enter(root);
+    while (stack.length > 0) {
+      const next = stack[stack.length - 1].next();
+      if (next.done) {
+        stack.pop();
+        const name = path.pop() as string;
+        onPath.delete(name);
+        done.add(name);
+      } else if (onPath.has(next.value)) {
+        throw new ExpressionCycleError([...path.slice(path.indexOf(next.value)), next.value]);
+      } else if (!done.has(next.value)) {
+        enter(next.value);
+      }
+    }
+  }
+}
+
+/** Whether `value` is an object of named entries: not null, an array, a function or a class instance. */
+function isEntries(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * Refuses options of the wrong type before anything reads them (a string where a map of
+ * triggers belongs, a number for args), so that each gets an error naming it.
+ */
+function checkStepShape(step: StepSpec): void {
+  const owner = step.name;
+  if (!isEntries(step.config)) throw new ConfigError('config', step.config, 'an object of step settings, such as { retries: 2 }', owner);
+  if (!Array.isArray(step.args)) throw new ConfigError('args', step.args, 'a list of arguments', owner);
+  if (step.kwargs !== undefined && !isEntries(step.kwargs)) throw new ConfigError('kwargs', step.kwargs, 'an object of named arguments', owner);
+  for (const key of ['module', 'export', 'cwd'] as const) {
+    if (step[key] !== undefined && typeof step[key] !== 'string') throw new ConfigError(key, step[key], 'a string', owner);
+  }
+  if (step.env !== undefined && (!isEntries(step.env) || Object.values(step.env).some((item) => typeof item !== 'string'))) {
+    throw new ConfigError('env', step.env, 'an object of strings, such as { HOME: "/tmp" }', owner);
+  }
+  for (const key of ['triggers', 'reports'] as const) {
+    const map = step[key];
+    if (map === undefined && key === 'reports') continue;
+    if (!isEntries(map)) throw new ConfigError(key, map, 'an object of statuses, each with a list of events, such as { success: [done] }', owner);
+    for (const [status, names] of Object.entries(map)) {
+      if (names !== undefined && !Array.isArray(names)) throw new ConfigError(`${key}.${status}`, names, 'a list of events', owner);
+      for (const name of names ?? []) checkText(name, `an event of the ${status} ${key} of step '${owner}'`);
+    }
+  }
+  if (!isEntries(step.recovery)) throw new ConfigError('recovery', step.recovery, "an object of statuses, each with skip or rerun, such as { failure: 'rerun' }", owner);
+  const executor: unknown = step.config.executor;
+  if (executor !== undefined && !EXECUTORS.includes(executor as string)) throw new ConfigError('executor', executor, `one of ${EXECUTORS.join(', ')}`, owner);
 }
 
 function validateStep(step: StepSpec, knownEvent: (name: string, where: string) => void): void {
+  checkStepShape(step);
   const hasModule = step.module !== undefined || step.export !== undefined;
   const kinds = [step.func !== undefined, hasModule, step.command !== undefined].filter(Boolean).length;
   if (kinds === 0) throw new StepCodeError(step.name, 'missing');
@@ -130,14 +207,22 @@ function checkNumber(config: object, key: string, min: number, owner?: string): 
   if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new ConfigError(key, value, min === -Infinity ? 'a number' : `a number, at least ${min}`, owner);
 }
 
-function checkBoolean(config: object, key: string, owner?: string): void {
+/** maxConcurrent counts tasks, so a fraction would let more run than it says. */
+function checkLimit(config: { maxConcurrent?: number }, owner?: string): void {
+  const value = config.maxConcurrent;
+  if (value === undefined || value === Infinity || Number.isInteger(value)) return;
+  throw new ConfigError('maxConcurrent', value, 'a whole number of tasks (0 or less: no limit)', owner);
+}
+
+/** `prefix` names the object the key is in (`logging.`), so that the error names the whole option. */
+function checkBoolean(config: object, key: string, owner?: string, prefix = ''): void {
   const value = (config as Record<string, unknown>)[key];
-  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(key, value, 'true or false', owner);
+  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(`${prefix}${key}`, value, 'true or false', owner);
 }
 
 function validateStepConfig(config: StepConfig, owner: string): void {
   checkBoolean(config, 'stopOnException', owner);
-  checkNumber(config, 'maxConcurrent', -Infinity, owner);
+  checkLimit(config, owner);
   checkNumber(config, 'timeout', 0, owner);
   checkNumber(config, 'retries', 0, owner);
   checkNumber(config, 'retryDelay', 0, owner);
@@ -150,14 +235,15 @@ function validateStepConfig(config: StepConfig, owner: string): void {
 
 function validateRunConfig(config: RunConfig): void {
   checkBoolean(config, 'stopOnException');
-  checkNumber(config, 'maxConcurrent', -Infinity);
+  checkLimit(config);
   if (typeof config.envvarPrefix !== 'string') throw new ConfigError('envvarPrefix', config.envvarPrefix, 'a string');
   if (!LOG_LEVELS.includes(config.logging.level)) throw new ConfigError('logging.level', config.logging.level, `one of ${LOG_LEVELS.join(', ')}`);
-  checkBoolean(config.logging, 'console');
-  checkBoolean(config.logging, 'file');
+  checkBoolean(config.logging, 'console', undefined, 'logging.');
+  checkBoolean(config.logging, 'file', undefined, 'logging.');
   if (typeof config.logdir !== 'string' || !config.logdir) throw new ConfigError('logdir', config.logdir, 'a folder');
   checkNumber(config, 'dayToKeepDb', 0);
   checkNumber(config, 'workers', 0);
   checkNumber(config, 'killGrace', 0);
+  checkNumber(config, 'closeGrace', 0);
   if (!['process', 'worker', 'inline'].includes(config.executor)) throw new ConfigError('executor', config.executor, 'one of process, worker, inline');
 }

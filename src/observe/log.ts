@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { LOG_LEVELS, type LogLevel } from '../model/config.js';
+import { toErrorRecord } from '../model/errors.js';
 
 /** What steps and the runtime log through; lines carry the name of who logged them. */
 export interface Logger {
@@ -56,6 +57,7 @@ export class RunLogger {
   private readonly sink: LineSink | undefined;
   private file: pino.Logger | undefined;
   private destination: ReturnType<typeof pino.destination> | undefined;
+  private sinkError = false;
   /** The root logger, named after the run. */
   readonly root: Logger;
 
@@ -98,8 +100,21 @@ export class RunLogger {
   /** @internal */
   write(level: Exclude<LogLevel, 'silent'>, name: string, fields: LogFields, message: string, file?: () => pino.Logger | undefined): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return;
-    this.sink?.(formatLine(level, this.options.host, name, message));
+    if (this.sink) {
+      try {
+        this.sink(formatLine(level, this.options.host, name, message));
+      } catch (error) {
+        this.sinkFailed(error);
+      }
+    }
     (file ? file() : this.file?.child({ ...fields, logger: name }))?.[level](message);
+  }
+
+  /** A log sink that throws must not take the run down: its error is told once on stderr, and the run goes on. */
+  private sinkFailed(error: unknown): void {
+    if (this.sinkError) return;
+    this.sinkError = true;
+    process.stderr.write(`eventor: the logSink threw (${toErrorRecord(error).message}); the run goes on, and lines it could not take are lost. Further errors of the sink are not shown\n`);
   }
 
   /** @internal A pino child with a logger's bindings, made once per logger that writes to the file. */

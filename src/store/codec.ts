@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
-import { StoreFormatError } from '../model/errors.js';
+import { StoreFormatError, UnstorableResultError } from '../model/errors.js';
 import { RECORD_VERSION, type StoreRecord } from '../model/records.js';
+import { envelopeProblem, fieldsProblem } from './record-shape.js';
 
 // Objects go as msgpackr records whose structure travels with each value (no shared structures
 // to keep), so a store stays readable by a process that never saw what wrote it; msgpack maps
@@ -17,47 +18,109 @@ export function decode(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
 }
 
-/** Decodes a stored record, refusing one of a format version this Eventor does not read. */
+/**
+ * Decodes a stored record. Bytes that do not decode, or decode to something that is not a
+ * record, are a damaged record; a record whose envelope is sound but whose `v` is not ours was
+ * written by another Eventor version. Both are StoreFormatError naming the store and the key.
+ */
 export function decodeRecord(bytes: Uint8Array, key: string, location: string): StoreRecord {
-  const record = decode(bytes) as StoreRecord;
-  if (record?.v !== RECORD_VERSION) {
-    throw new StoreFormatError(`store ${location} holds a record of format version ${String(record?.v)} (key ${JSON.stringify(key)}), and this Eventor reads version ${RECORD_VERSION}: use the Eventor version that wrote it, or start a new store`);
-  }
-  return record;
-}
-
-/** Throws a TypeError naming what cannot be encoded. */
-export function assertEncodable(value: unknown): void {
-  const found = findUnencodable(value, new Set());
-  if (found) throw new TypeError(`${found} cannot be stored: return plain data (objects, arrays, strings, numbers, dates, maps, sets, buffers)`);
-}
-
-function findUnencodable(value: unknown, seen: Set<object>, path = 'the result'): string | undefined {
-  if (typeof value === 'function') return `${path} is a function, which`;
-  if (typeof value === 'symbol') return `${path} is a symbol, which`;
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (seen.has(value)) return `${path} refers to itself, which`;
-  seen.add(value);
+  const where = `store ${location} holds a damaged record under key ${JSON.stringify(key)}`;
+  const todo = 'move the store folder aside and start a new store';
+  let value: unknown;
   try {
-    if (value instanceof Map) {
-      for (const [key, item] of value) {
-        const found = findUnencodable(key, seen, `${path} (a map key)`) ?? findUnencodable(item, seen, `${path}.get(${String(key)})`);
-        if (found) return found;
-      }
-    } else if (value instanceof Set || Array.isArray(value)) {
-      let index = 0;
-      for (const item of value) {
-        const found = findUnencodable(item, seen, `${path}[${index++}]`);
-        if (found) return found;
-      }
-    } else if (!ArrayBuffer.isView(value) && !(value instanceof Date) && !(value instanceof RegExp) && !(value instanceof Error)) {
-      for (const [key, item] of Object.entries(value)) {
-        const found = findUnencodable(item, seen, `${path}.${key}`);
-        if (found) return found;
-      }
+    value = decode(bytes);
+  } catch (error) {
+    throw new StoreFormatError(`${where} (its ${bytes.length} bytes do not decode: ${(error as Error)?.message ?? String(error)}): ${todo}`, { cause: error });
+  }
+  const envelope = envelopeProblem(value, kindOfKey(key));
+  if (envelope) throw new StoreFormatError(`${where} (${envelope}): ${todo}`);
+  const record = value as Record<string, unknown>;
+  if (record.v !== RECORD_VERSION) {
+    throw new StoreFormatError(`store ${location} holds a record of format version ${String(record.v)} (key ${JSON.stringify(key)}), and this Eventor reads version ${RECORD_VERSION}: use the Eventor version that wrote it, or start a new store`);
+  }
+  const fields = fieldsProblem(record);
+  if (fields) throw new StoreFormatError(`${where} (${fields}): ${todo}`);
+  return value as StoreRecord;
+}
+
+/** The kind of record a key holds, by its first part. */
+function kindOfKey(key: string): StoreRecord['kind'] | undefined {
+  const kind = key.slice(0, key.indexOf('\u0000'));
+  return kind === 'run' || kind === 'task' || kind === 'event' || kind === 'delay' ? kind : undefined;
+}
+
+/**
+ * Throws UnstorableResultError when `value` cannot be stored as it is: a function or symbol
+ * (msgpackr would drop or refuse them), a cycle, or anything msgpackr fails to encode (nesting
+ * deeper than its recursion reaches, a getter that throws).
+ */
+export function assertEncodable(value: unknown): void {
+  let found: string | undefined;
+  try {
+    found = findUnencodable(value);
+  } catch (error) {
+    throw new UnstorableResultError(`the result cannot be stored: reading it threw ${(error as Error)?.message ?? String(error)}; return plain data`, { cause: error });
+  }
+  if (found) throw new UnstorableResultError(`${found} cannot be stored: return plain data (objects, arrays, strings, numbers, dates, maps, sets, buffers)`);
+  try {
+    encode(value);
+  } catch (error) {
+    const why = error instanceof RangeError ? 'it is nested too deeply' : ((error as Error)?.message ?? String(error));
+    throw new UnstorableResultError(`the result cannot be stored: msgpackr cannot encode it (${why}); return flatter plain data`, { cause: error });
+  }
+}
+
+/**
+ * The first thing in `value` that cannot be stored, described for a message, or undefined. It
+ * walks with a stack of its own rather than by recursion, so that no depth of nesting makes the
+ * walk itself fail.
+ */
+function findUnencodable(value: unknown): string | undefined {
+  const own = describeLeaf(value, 'the result');
+  if (own !== undefined || !isWalkable(value)) return own;
+  /** The objects on the way from the top to where the walk is: meeting one again is a cycle. */
+  const ancestors = new Set<object>([value]);
+  const stack: { value: object; children: Iterator<[unknown, string]> }[] = [{ value, children: childrenOf(value, 'the result') }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const next = top.children.next();
+    if (next.done) {
+      ancestors.delete(top.value);
+      stack.pop();
+      continue;
     }
-  } finally {
-    seen.delete(value);
+    const [child, path] = next.value;
+    const found = describeLeaf(child, path);
+    if (found !== undefined) return found;
+    if (!isWalkable(child)) continue;
+    if (ancestors.has(child)) return `${path} refers to itself, which`;
+    ancestors.add(child);
+    stack.push({ value: child, children: childrenOf(child, path) });
   }
   return undefined;
+}
+
+function describeLeaf(value: unknown, path: string): string | undefined {
+  if (typeof value === 'function') return `${path} is a function, which`;
+  if (typeof value === 'symbol') return `${path} is a symbol, which`;
+  return undefined;
+}
+
+/** Whether the walk looks inside `value`: objects, except those msgpackr encodes whole. */
+function isWalkable(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !(value instanceof Date) && !(value instanceof RegExp) && !(value instanceof Error);
+}
+
+function* childrenOf(value: object, path: string): Generator<[unknown, string]> {
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      yield [key, `${path} (a map key)`];
+      yield [item, `${path}.get(${typeof key === 'symbol' ? key.toString() : String(key)})`];
+    }
+  } else if (value instanceof Set || Array.isArray(value)) {
+    let index = 0;
+    for (const item of value) yield [item, `${path}[${index++}]`];
+  } else {
+    for (const [key, item] of Object.entries(value)) yield [item, `${path}.${key}`];
+  }
 }

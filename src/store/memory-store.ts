@@ -1,5 +1,5 @@
 import type { DelayRecord, EventRecord, RunRecord, StoreRecord, TaskRecord } from '../model/records.js';
-import type { RecoveryState, Store } from './store.js';
+import { keyPart, type RecoveryState, type Store } from './store.js';
 
 /** The records of one recovery of a run, each kind by its own key. */
 interface Bucket {
@@ -26,9 +26,10 @@ export class MemoryStore implements Store {
         continue;
       }
       const bucket = this.bucket(record.runId, record.recovery);
-      if (record.kind === 'task') bucket.tasks.set(`${record.step}\u0000${record.sequence}`, record);
-      else if (record.kind === 'event') bucket.events.set(`${record.event}\u0000${record.sequence}`, record);
-      else bucket.delays.set(`${record.event}\u0000${record.sequence}\u0000${record.dueAt}`, record);
+      // Escaped as LevelStore escapes its keys, so that no two names share an entry here either.
+      if (record.kind === 'task') bucket.tasks.set(`${keyPart(record.step)}\u0000${keyPart(record.sequence)}`, record);
+      else if (record.kind === 'event') bucket.events.set(`${keyPart(record.event)}\u0000${keyPart(record.sequence)}`, record);
+      else bucket.delays.set(`${keyPart(record.event)}\u0000${keyPart(record.sequence)}\u0000${record.dueAt}`, record);
     }
   }
 
