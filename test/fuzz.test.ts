@@ -300,7 +300,7 @@ test('fuzz: mutated flows, as YAML and as JSON, load as a flow or fail with a na
       writeFileSync(path, text);
       checkFlowFile(path, () => `${SEEDS[seed].name} mutated to:\n${text.slice(0, 3_000)}`);
     }),
-    params(250),
+    params(150),
   );
 });
 
@@ -317,7 +317,7 @@ test('fuzz: random text and bytes as a flow file load as a flow or fail with a n
       writeFileSync(path, bytes);
       checkFlowFile(path, () => JSON.stringify(bytes.toString('latin1')));
     }),
-    params(150),
+    params(100),
   );
 });
 
@@ -425,7 +425,7 @@ function validateConfigs(config: unknown, step: unknown): void {
 }
 
 test('fuzz: random run and step config give a ConfigError or ValidationError naming the option, or are accepted', LIMIT, () => {
-  fc.assert(fc.property(runConfig, stepConfig, validateConfigs), params(300));
+  fc.assert(fc.property(runConfig, stepConfig, validateConfigs), params(150));
 });
 
 /** addStep options of every key, each of any value: code, triggers, recovery, resources. */
@@ -463,9 +463,23 @@ test('fuzz: random addStep options give a named ValidationError, or are accepted
         assertNamed(error, input, ValidationError);
       }
     }),
-    params(200),
+    params(100),
   );
 });
+
+/**
+ * Step settings whose waits are short: a retry delay of 1e158 seconds is a valid setting, and a
+ * run with it rightly waits that long, so a spoiled retryDelay or retryBackoff that is a large
+ * number is made small; every other spoiled value stays.
+ */
+function shortWaits(step: unknown): unknown {
+  if (typeof step !== 'object' || step === null || Array.isArray(step)) return step;
+  const settings = { ...(step as Record<string, unknown>) };
+  if (typeof settings.retryDelay === 'number' && settings.retryDelay > 0.01) settings.retryDelay = 0.01;
+  if (typeof settings.retryBackoff === 'number' && settings.retryBackoff > 2) settings.retryBackoff = 2;
+  if (typeof settings.retries === 'number' && settings.retries > 3) settings.retries = 3;
+  return settings;
+}
 
 test('fuzz: a run with random config of harmless inline steps resolves, or fails before it starts with a named error', LIMIT, async (t) => {
   const dir = tempDir(t, 'eventor-fuzz-run-');
@@ -484,7 +498,7 @@ test('fuzz: a run with random config of harmless inline steps resolves, or fails
     return settings;
   });
   await fc.assert(
-    fc.asyncProperty(runConfigOfRun, stepConfig, fc.boolean(), async (config, step, failing) => {
+    fc.asyncProperty(runConfigOfRun, stepConfig.map(shortWaits), fc.boolean(), async (config, step, failing) => {
       const input = () => `config ${show(config)}, step config ${show(step)}, failing ${failing}`;
       let ev: Eventor | undefined;
       try {
@@ -505,9 +519,30 @@ test('fuzz: a run with random config of harmless inline steps resolves, or fails
         await ev?.close();
       }
     }),
-    { ...params(60), timeout: 20_000 },
+    { ...params(50), timeout: 5_000 },
   );
 });
+
+test(
+  'fuzz: a step that finishes in a few milliseconds succeeds under any timeout of a second or more, however long',
+  LIMIT,
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.double({ min: 1, max: 2_000_000, noNaN: true }), fc.double({ min: 2_147_484, max: 1e12, noNaN: true }), fc.constant(Infinity)), async (timeout) => {
+        const ev = new Eventor({ name: 'fuzz', store: ':memory:', config: { logging: { console: false } } });
+        try {
+          const start = ev.addEvent('start');
+          ev.addAssoc(start, ev.addStep('s1', { func: () => new Promise((resolve) => setTimeout(resolve, 5)), config: { timeout } }));
+          ev.triggerEvent(start, 1);
+          assert.equal(await ev.run(), true, `timeout ${timeout} s`);
+        } finally {
+          await ev.close();
+        }
+      }),
+      params(20),
+    );
+  },
+);
 
 // -- store records ------------------------------------------------------------------------------
 
@@ -634,6 +669,6 @@ test('fuzz: random bytes and wrong-shaped records under real keys give a named S
       if (!ran) assert.deepEqual(await dump(folder), before, `a refused ${runMode} changed the store\nfor input: ${input()}`);
       rmSync(folder, { recursive: true, force: true });
     }),
-    { ...params(60), timeout: 20_000 },
+    { ...params(40), timeout: 5_000 },
   );
 });

@@ -426,3 +426,15 @@ test('regression (property tests): a run setting given as undefined keeps its de
   assert.equal(ev.toSpec().config.stopOnException, true);
   assert.equal(rec.runs('later'), 0, rec.describe());
 });
+
+test('regression (fuzz): a step timeout above 24.8 days (Node’s longest timer) does not fire at once, and Infinity means none', LIMIT, async (t) => {
+  const ev = makeEventor(t);
+  const start = ev.addEvent('start');
+  for (const [name, timeout] of [['thirty-days', 30 * 86_400], ['forever', Infinity]] as const) {
+    ev.addAssoc(start, ev.addStep(name, { func: () => new Promise((resolve) => setTimeout(() => resolve(name), 5)), config: { timeout } }));
+  }
+  const rec = new Recorder(ev);
+  ev.triggerEvent(start, 1);
+  assert.equal(await ev.run(), true, rec.describe());
+  assert.equal(rec.find('thirty-days', '1', 'success').result, 'thirty-days');
+});

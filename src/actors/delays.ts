@@ -1,7 +1,7 @@
 import { DueQueue, type Due } from './due-queue.js';
 
 /** Longest a Node timer may wait; later due times are reached in several waits. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Things waiting for an absolute due time (delayed tasks and events, retries), with one Node

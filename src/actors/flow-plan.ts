@@ -69,7 +69,7 @@ export function planFlow(spec: FlowSpec, pools: ReadonlyMap<string, ResourcePool
       stopOnException: step.config.stopOnException ?? config.stopOnException,
       maxConcurrent: limitOf(step.config.maxConcurrent),
       executor: defaultExecutorKind(step, config.executor),
-      timeoutMs: step.config.timeout === undefined || step.config.timeout <= 0 ? undefined : step.config.timeout * 1000,
+      timeoutMs: step.config.timeout === undefined || step.config.timeout <= 0 || step.config.timeout === Infinity ? undefined : step.config.timeout * 1000,
       retries: step.config.retries ?? 0,
       retryDelayMs: (step.config.retryDelay ?? 0) * 1000,
       retryBackoff: step.config.retryBackoff ?? 1,

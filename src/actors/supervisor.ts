@@ -8,7 +8,7 @@ import type { Sequence } from '../model/spec.js';
 import { StepReplay, isFinal, type TaskStatus } from '../model/status.js';
 import type { Logger } from '../observe/log.js';
 import type { RecoveryState, Store } from '../store/store.js';
-import { Delays } from './delays.js';
+import { Delays, MAX_TIMER_MS } from './delays.js';
 import { EventWaiters } from './event-waiters.js';
 import type { Executor } from './executor.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
@@ -476,7 +476,13 @@ export class Supervisor {
     if (plan.timeoutMs !== undefined) {
       const controller = this.abortOf(task);
       const timeoutMs = plan.timeoutMs;
-      timer = setTimeout(() => controller.abort(new StepTimeoutError(timeoutMessage(task.step, task.sequence, timeoutMs))), timeoutMs);
+      const deadline = Date.now() + timeoutMs;
+      // Node fires a timer of more than 2^31 - 1 ms at once: a longer timeout waits in several timers.
+      const arm = (): void => {
+        const left = deadline - Date.now();
+        timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => controller.abort(new StepTimeoutError(timeoutMessage(task.step, task.sequence, timeoutMs))), left);
+      };
+      arm();
     }
     let outcome: TaskEvent;
     try {

@@ -2,7 +2,7 @@ import { currentStep } from '../actors/step-context.js';
 import type { ResourcePool } from '../actors/resource-pool.js';
 import type { Todos, TransitionListener } from '../actors/supervisor.js';
 import type { StepConfig } from '../model/config.js';
-import { DuplicateNameError, EventorError, ForeignReferenceError, ValidationError } from '../model/errors.js';
+import { describe, DuplicateNameError, EventorError, ForeignReferenceError, ValidationError } from '../model/errors.js';
 import { type ExprNode } from '../model/expr.js';
 import type { StepFunction } from '../model/spec.js';
 import { RunMode, isFinal, type StepReplay, type TaskStatus } from '../model/status.js';
@@ -390,7 +390,7 @@ export class Sequent {
       if (item instanceof SequentEvent) return atom(item);
       const node = item as ExprNode<Requirement>;
       if (node && typeof node === 'object' && 'op' in node) return { op: node.op, items: node.items.map((part) => convert(part as Requirement)) };
-      throw new ValidationError(`the requires of '${owner.path}' hold ${JSON.stringify(item)}: give [step, status] pairs, events, or or(...) of them`);
+      throw new ValidationError(`the requires of '${owner.path}' hold ${describe(item)}: give [step, status] pairs, events, or or(...) of them`);
     };
     return convert(requires as unknown as Requirement) as never;
   }
