@@ -468,8 +468,9 @@ export class Supervisor {
     // Recovery depends on this order: a task is on record as active before its code starts.
     const persisted = this.writer.written();
     if (persisted) await persisted;
-    const startedAt = performance.now();
     const { plan } = task;
+    // Only a step with a timeout needs the clock read: the chain's hot path stays without it.
+    const startedAt = plan.timeoutMs === undefined ? 0 : performance.now();
     const executor = this.options.executors.get(plan.executor) as Executor;
     const context = this.contextOf(task);
     let timer: NodeJS.Timeout | undefined;

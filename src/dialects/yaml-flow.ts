@@ -3,6 +3,7 @@ import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { Alias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { RunConfigInput, StepConfig } from '../model/config.js';
+import { findInParts } from '../model/data.js';
 import { ValidationError } from '../model/errors.js';
 import { and, or, type ExprInput } from '../model/expr.js';
 import type { RunMode, StepReplay, TaskStatus, TriggerStatus } from '../model/status.js';
@@ -153,31 +154,20 @@ function aliasError(file: string, lines: LineCounter, alias: Alias | undefined, 
  * recursion is what such data would break.
  */
 function cycleOrDepth(data: object): { entry: string; problem: string } | undefined {
-  const ancestors = new Set<object>([data]);
-  const stack: { value: object; entry: string; children: Iterator<[string, unknown]> }[] = [{ value: data, entry: '', children: entriesOf(data) }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    const next = top.children.next();
-    if (next.done) {
-      ancestors.delete(top.value);
-      stack.pop();
-      continue;
-    }
-    const [part, child] = next.value;
-    if (typeof child !== 'object' || child === null) continue;
-    const entry = /^\d+$/.test(part) ? `${top.entry}[${part}]` : top.entry ? `${top.entry}.${part}` : part;
-    if (ancestors.has(child)) return { entry, problem: 'holds itself through a YAML alias: a flow cannot be a cycle; write the entry out instead' };
-    if (stack.length >= MAX_DEPTH) return { entry, problem: `nests deeper than ${MAX_DEPTH} levels: a flow needs far fewer` };
-    ancestors.add(child);
-    stack.push({ value: child, entry, children: entriesOf(child) });
-  }
-  return undefined;
+  return findInParts(data, '', entriesOf, ({ value, label: entry, cycle, depth }) => {
+    if (typeof value !== 'object' || value === null) return undefined;
+    if (cycle) return { entry, problem: 'holds itself through a YAML alias: a flow cannot be a cycle; write the entry out instead' };
+    if (depth >= MAX_DEPTH) return { entry, problem: `nests deeper than ${MAX_DEPTH} levels: a flow needs far fewer` };
+    return 'descend';
+  });
 }
 
-function* entriesOf(value: object): Generator<[string, unknown]> {
-  if (value instanceof Map) for (const [key, item] of value) yield [String(key), item];
-  else if (value instanceof Set) for (const item of value) yield [String(item), item];
-  else yield* Object.entries(value);
+/** The parts of a mapping or list, each named as an entry path (`steps[2].config`). */
+function* entriesOf(value: object, entry: string): Generator<[unknown, string]> {
+  const name = (part: string) => (/^\d+$/.test(part) ? `${entry}[${part}]` : entry ? `${entry}.${part}` : part);
+  if (value instanceof Map) for (const [key, item] of value) yield [item, name(String(key))];
+  else if (value instanceof Set) for (const item of value) yield [item, name(String(item))];
+  else for (const [key, item] of Object.entries(value)) yield [item, name(key)];
 }
 
 /** The first schema error, placed at its line. */

@@ -1,3 +1,4 @@
+import { isPlainObject } from './data.js';
 import { ConfigError } from './errors.js';
 
 /** Log levels, least to most severe. */
@@ -67,18 +68,11 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
 /** Settings a user may pass: any part of RunConfig. */
 export type RunConfigInput = Partial<Omit<RunConfig, 'logging'>> & { logging?: Partial<RunConfig['logging']> };
 
-/** Whether `value` is an object of settings: not null, an array, a function or a class instance such as a Date. */
-function isSettings(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
 /** Fills a partial run configuration with the defaults; refuses a config, or a logging, that is not an object of settings. */
 export function resolveRunConfig(input: RunConfigInput = {}): RunConfig {
   // Spreading a string or an array would make settings of its characters or items, silently.
-  if (!isSettings(input)) throw new ConfigError('config', input, 'an object of settings, such as { maxConcurrent: 4 }');
-  if (input.logging !== undefined && !isSettings(input.logging)) throw new ConfigError('logging', input.logging, "an object such as { level: 'info', console: true }");
+  if (!isPlainObject(input)) throw new ConfigError('config', input, 'an object of settings, such as { maxConcurrent: 4 }');
+  if (input.logging !== undefined && !isPlainObject(input.logging)) throw new ConfigError('logging', input.logging, "an object such as { level: 'info', console: true }");
   // A setting given as undefined is a setting not given: it keeps its default.
   return {
     ...DEFAULT_RUN_CONFIG,

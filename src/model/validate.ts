@@ -1,3 +1,4 @@
+import { isPlainObject } from './data.js';
 import { LOG_LEVELS, resolveRunConfig, type RunConfig, type StepConfig } from './config.js';
 import {
   ConfigError,
@@ -132,38 +133,31 @@ function checkExpressionCycles(spec: FlowSpec): void {
   }
 }
 
-/** Whether `value` is an object of named entries: not null, an array, a function or a class instance. */
-function isEntries(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
 /**
  * Refuses options of the wrong type before anything reads them (a string where a map of
  * triggers belongs, a number for args), so that each gets an error naming it.
  */
 function checkStepShape(step: StepSpec): void {
   const owner = step.name;
-  if (!isEntries(step.config)) throw new ConfigError('config', step.config, 'an object of step settings, such as { retries: 2 }', owner);
+  if (!isPlainObject(step.config)) throw new ConfigError('config', step.config, 'an object of step settings, such as { retries: 2 }', owner);
   if (!Array.isArray(step.args)) throw new ConfigError('args', step.args, 'a list of arguments', owner);
-  if (step.kwargs !== undefined && !isEntries(step.kwargs)) throw new ConfigError('kwargs', step.kwargs, 'an object of named arguments', owner);
+  if (step.kwargs !== undefined && !isPlainObject(step.kwargs)) throw new ConfigError('kwargs', step.kwargs, 'an object of named arguments', owner);
   for (const key of ['module', 'export', 'cwd'] as const) {
     if (step[key] !== undefined && typeof step[key] !== 'string') throw new ConfigError(key, step[key], 'a string', owner);
   }
-  if (step.env !== undefined && (!isEntries(step.env) || Object.values(step.env).some((item) => typeof item !== 'string'))) {
+  if (step.env !== undefined && (!isPlainObject(step.env) || Object.values(step.env).some((item) => typeof item !== 'string'))) {
     throw new ConfigError('env', step.env, 'an object of strings, such as { HOME: "/tmp" }', owner);
   }
   for (const key of ['triggers', 'reports'] as const) {
     const map = step[key];
     if (map === undefined && key === 'reports') continue;
-    if (!isEntries(map)) throw new ConfigError(key, map, 'an object of statuses, each with a list of events, such as { success: [done] }', owner);
+    if (!isPlainObject(map)) throw new ConfigError(key, map, 'an object of statuses, each with a list of events, such as { success: [done] }', owner);
     for (const [status, names] of Object.entries(map)) {
       if (names !== undefined && !Array.isArray(names)) throw new ConfigError(`${key}.${status}`, names, 'a list of events', owner);
       for (const name of names ?? []) checkText(name, `an event of the ${status} ${key} of step '${owner}'`);
     }
   }
-  if (!isEntries(step.recovery)) throw new ConfigError('recovery', step.recovery, "an object of statuses, each with skip or rerun, such as { failure: 'rerun' }", owner);
+  if (!isPlainObject(step.recovery)) throw new ConfigError('recovery', step.recovery, "an object of statuses, each with skip or rerun, such as { failure: 'rerun' }", owner);
   const executor: unknown = step.config.executor;
   if (executor !== undefined && !EXECUTORS.includes(executor as string)) throw new ConfigError('executor', executor, `one of ${EXECUTORS.join(', ')}`, owner);
 }

@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { findInParts } from '../model/data.js';
 import { StoreFormatError, UnstorableResultError } from '../model/errors.js';
 import { RECORD_VERSION, type StoreRecord } from '../model/records.js';
 import { envelopeProblem, fieldsProblem } from './record-shape.js';
@@ -78,26 +79,12 @@ export function assertEncodable(value: unknown): void {
 function findUnencodable(value: unknown): string | undefined {
   const own = describeLeaf(value, 'the result');
   if (own !== undefined || !isWalkable(value)) return own;
-  /** The objects on the way from the top to where the walk is: meeting one again is a cycle. */
-  const ancestors = new Set<object>([value]);
-  const stack: { value: object; children: Iterator<[unknown, string]> }[] = [{ value, children: childrenOf(value, 'the result') }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    const next = top.children.next();
-    if (next.done) {
-      ancestors.delete(top.value);
-      stack.pop();
-      continue;
-    }
-    const [child, path] = next.value;
+  return findInParts(value, 'the result', childrenOf, ({ value: child, label: path, cycle }) => {
     const found = describeLeaf(child, path);
     if (found !== undefined) return found;
-    if (!isWalkable(child)) continue;
-    if (ancestors.has(child)) return `${path} refers to itself, which`;
-    ancestors.add(child);
-    stack.push({ value: child, children: childrenOf(child, path) });
-  }
-  return undefined;
+    if (!isWalkable(child)) return undefined;
+    return cycle ? `${path} refers to itself, which` : 'descend';
+  });
 }
 
 function describeLeaf(value: unknown, path: string): string | undefined {

@@ -1,6 +1,7 @@
 // What a stored record of this format version must look like, checked on every read so that a
 // damaged record is refused where it is read, with its key, rather than failing somewhere in
 // recovery (a status that is not one, a sequence that is a number, a run with no steps list).
+import { isPlainObject } from '../model/data.js';
 import type { StoreRecord } from '../model/records.js';
 import { RECOVERY_STATUSES } from '../model/status.js';
 
@@ -72,13 +73,6 @@ export function fieldsProblem(value: Record<string, unknown>): string | undefine
     if (item === undefined ? !optional : !check(item)) return `its ${field} is ${describe(item)}`;
   }
   return undefined;
-}
-
-/** Whether `value` is an object as msgpackr decodes a record: no Map, array or class instance. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 /** A short description of a decoded value for a message: never its whole content. */
