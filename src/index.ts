@@ -3,10 +3,10 @@ export { Sequent, SequentStep, SequentEvent, type SequentOptions, type SequentSt
 export { loadFlow, FlowFileError, type LoadFlowOptions } from './dialects/yaml-flow.js';
 export { StepStatus, StepReplay, RunMode, type TaskStatus, type TriggerStatus } from './model/status.js';
 export { or, and, type EventRef, type StepRef, type Expr, type ExprInput, type ExprNode } from './model/expr.js';
-export { currentStep, type StepContext } from './actors/step-context.js';
+export { currentStep, type StepContext } from './executors/step-context.js';
 export { ResourcePool, type PoolState } from './actors/resource-pool.js';
-export { CommandFailedError, type CommandResult } from './actors/command-executor.js';
-export type { Executor, TaskRun } from './actors/executor.js';
+export { CommandFailedError, type CommandResult } from './executors/command.js';
+export type { Executor, TaskRun } from './executors/executor.js';
 export type { Todos, TransitionListener } from './actors/supervisor.js';
 export type { FlowSpec, EventSpec, StepSpec, AssocSpec, TargetSpec, TriggerSpec, PoolSpec, Sequence, StepFunction } from './model/spec.js';
 export type { RunConfig, RunConfigInput, StepConfig, LogLevel } from './model/config.js';

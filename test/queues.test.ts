@@ -1,7 +1,7 @@
 // The supervisor's queues: Fifo, ReadyQueue (readiness order, per-step limits) and DueQueue.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fifo } from '../src/actors/fifo.js';
+import { Fifo } from '../src/model/fifo.js';
 import { ReadyQueue } from '../src/actors/ready-queue.js';
 import { DueQueue } from '../src/actors/due-queue.js';
 

@@ -2,7 +2,7 @@ import { resolveRunConfig, type RunConfig } from '../model/config.js';
 import { exprEvents } from '../model/expr.js';
 import type { AssocSpec, EventSpec, FlowSpec, StepSpec } from '../model/spec.js';
 import type { StepStatus, TaskStatus } from '../model/status.js';
-import { defaultExecutorKind } from './executor.js';
+import { defaultExecutorKind } from '../executors/executor.js';
 import type { ResourcePool } from './resource-pool.js';
 
 /** A step with what the supervisor looks up on every transition worked out once. */

@@ -1,4 +1,4 @@
-import { Fifo } from './fifo.js';
+import { Fifo } from '../model/fifo.js';
 
 /** Something that waits to start: the step it belongs to, and when it became ready. */
 export interface Queued {

@@ -6,15 +6,15 @@ import { CancelledError, EventorError, RunStalledError, StepTimeoutError, StoreE
 import { RECORD_VERSION, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
 import type { Sequence } from '../model/spec.js';
 import { StepReplay, isFinal, type TaskStatus } from '../model/status.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../model/logger.js';
 import type { RecoveryState, Store } from '../store/store.js';
 import { Delays, MAX_TIMER_MS } from './delays.js';
 import { EventWaiters } from './event-waiters.js';
-import type { Executor } from './executor.js';
+import type { Executor } from '../executors/executor.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import { ReadyQueue } from './ready-queue.js';
 import { acquireAll, type ResourcePool } from './resource-pool.js';
-import type { StepContext } from './step-context.js';
+import type { StepContext } from '../executors/step-context.js';
 import { StoreWriter } from './store-writer.js';
 
 /** A listener of task transitions, as `subscribe()` registers it. */

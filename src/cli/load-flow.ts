@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isTypeScript } from '../actors/remote-task.js';
+import { isTypeScript } from '../executors/modules.js';
 import { setDefaultFlowName } from '../dialects/eventor.js';
 import { loadFlow } from '../dialects/yaml-flow.js';
 import { EventorError } from '../model/errors.js';

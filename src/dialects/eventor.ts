@@ -2,16 +2,16 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
-import { CommandExecutor } from '../actors/command-executor.js';
-import { InlineExecutor } from '../actors/inline-executor.js';
-import { ProcessExecutor } from '../actors/process-executor.js';
-import { moduleUrl } from '../actors/remote-task.js';
+import { CommandExecutor } from '../executors/command.js';
+import { InlineExecutor } from '../executors/inline.js';
+import { ProcessExecutor } from '../executors/process.js';
+import { moduleUrl } from '../executors/modules.js';
 import { ResourcePool } from '../actors/resource-pool.js';
-import { WorkerExecutor } from '../actors/worker-executor.js';
-import type { Executor } from '../actors/executor.js';
+import { WorkerExecutor } from '../executors/worker.js';
+import type { Executor } from '../executors/executor.js';
 import { planFlow, type FlowPlan } from '../actors/flow-plan.js';
 import { Supervisor, taskKey, type Todos, type TransitionListener } from '../actors/supervisor.js';
-import { currentStep } from '../actors/step-context.js';
+import { currentStep } from '../executors/step-context.js';
 import { resolveRunConfig, type RunConfig, type RunConfigInput, type StepConfig } from '../model/config.js';
 import {
   ClosedError,
@@ -115,8 +115,6 @@ interface TakenRun {
   replay?: ReadonlyMap<string, TaskRecord>;
   restore?: RecoveryState;
 }
-
-const EXECUTOR_KINDS = ['inline', 'command', 'process', 'worker'];
 
 /**
  * Imports a step's module before anything runs, so that a missing module or export is a
@@ -493,9 +491,6 @@ export class Eventor {
     validateFlow(spec);
     const plan = planFlow(spec, this.pools);
     for (const step of plan.steps.values()) {
-      if (!EXECUTOR_KINDS.includes(step.executor)) {
-        throw new ValidationError(`step '${step.name}' needs the '${step.executor}' executor, which this version of Eventor does not have yet: use inline, worker, process or command`);
-      }
       if (step.spec.module !== undefined) await checkModule(step.spec);
     }
     const logFile = this.config.logging.file ?? this.store.durable;

@@ -1,4 +1,4 @@
-import { currentStep } from '../actors/step-context.js';
+import { currentStep } from '../executors/step-context.js';
 import type { ResourcePool } from '../actors/resource-pool.js';
 import type { Todos, TransitionListener } from '../actors/supervisor.js';
 import type { StepConfig } from '../model/config.js';

@@ -5,6 +5,12 @@ import { ConfigError } from './errors.js';
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** The executors this version has: the one list that validation, planning and the runtime use. */
+export const EXECUTOR_KINDS = ['inline', 'worker', 'process', 'command'] as const;
+/** How a step's code runs. */
+export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+
+
 /** Settings of a whole run; each step may override the ones `StepConfig` repeats. */
 export interface RunConfig {
   /** Most tasks active at once across the run; below 1 means no limit. */
@@ -48,7 +54,7 @@ export interface StepConfig {
   retryDelay?: number;
   /** Each retry waits this many times longer than the one before (default 1). */
   retryBackoff?: number;
-  executor?: 'inline' | 'worker' | 'process' | 'command' | 'remote';
+  executor?: ExecutorKind;
 }
 
 /** The run configuration when nothing is given. */

@@ -1,5 +1,5 @@
 import { isPlainObject } from './data.js';
-import { LOG_LEVELS, resolveRunConfig, type RunConfig, type StepConfig } from './config.js';
+import { EXECUTOR_KINDS, LOG_LEVELS, resolveRunConfig, type RunConfig, type StepConfig } from './config.js';
 import {
   ConfigError,
   DuplicateNameError,
@@ -15,7 +15,7 @@ import { exprEvents, hasEmptyPart } from './expr.js';
 import type { FlowSpec, StepSpec } from './spec.js';
 import { RECOVERY_STATUSES, StepReplay, TRIGGER_STATUSES } from './status.js';
 
-const EXECUTORS = ['inline', 'worker', 'process', 'command', 'remote'];
+const EXECUTORS: readonly string[] = EXECUTOR_KINDS;
 
 /** Checks a FlowSpec before anything runs; throws the first problem as a named ValidationError. */
 export function validateFlow(spec: FlowSpec): void {
@@ -174,10 +174,10 @@ function validateStep(step: StepSpec, knownEvent: (name: string, where: string) 
   if (step.func !== undefined && executor !== undefined && executor !== 'inline') {
     throw new ConfigError('executor', executor, `inline for a func: the ${executor} executor runs module + export, since a function cannot cross to another thread or process`, step.name);
   }
-  if (step.command !== undefined && executor !== undefined && executor !== 'command' && executor !== 'remote') {
-    throw new ConfigError('executor', executor, 'command (or remote) for a command step', step.name);
+  if (step.command !== undefined && executor !== undefined && executor !== 'command') {
+    throw new ConfigError('executor', executor, 'command for a command step', step.name);
   }
-  if (hasModule && executor === 'command') throw new ConfigError('executor', executor, 'process, worker, inline or remote for module + export', step.name);
+  if (hasModule && executor === 'command') throw new ConfigError('executor', executor, 'process, worker or inline for module + export', step.name);
   if (step.command !== undefined && (Array.isArray(step.command) ? step.command.length === 0 || step.command.some((part) => typeof part !== 'string') : typeof step.command !== 'string' || !step.command.trim())) {
     throw new ConfigError('command', step.command, "a program and its arguments (['prog', 'arg']) or a shell line", step.name);
   }

@@ -3,24 +3,9 @@ import { dirname } from 'node:path';
 import pino from 'pino';
 import { LOG_LEVELS, type LogLevel } from '../model/config.js';
 import { toErrorRecord } from '../model/errors.js';
+import type { LogFields, Logger } from '../model/logger.js';
 
-/** What steps and the runtime log through; lines carry the name of who logged them. */
-export interface Logger {
-  readonly name: string;
-  enabled(level: LogLevel): boolean;
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-  /** A logger that writes to the same places under another name (`Task-s1(1)`), its lines tagged with `fields`. */
-  child(name: string, fields?: LogFields): Logger;
-}
-
-/** What a line of the JSON log file says about who logged it, besides the run. */
-export interface LogFields {
-  step?: string;
-  sequence?: string;
-}
+export type { LogFields, Logger } from '../model/logger.js';
 
 /** Where formatted console lines go; stderr by default. */
 export type LineSink = (line: string) => void;

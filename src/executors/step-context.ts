@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventorError } from '../model/errors.js';
 import type { Sequence } from '../model/spec.js';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../model/logger.js';
 
 /** What a running step may know about itself; `currentStep()` returns it. */
 export interface StepContext {

@@ -1,7 +1,7 @@
 // A thread of the worker executor's pool: it runs tasks one at a time, as the pool sends them.
 import { parentPort } from 'node:worker_threads';
-import type { TaskMessage, TaskReply } from './remote-task.js';
-import { runTaskMessage } from './run-task-message.js';
+import type { TaskMessage, TaskReply } from '../wire.js';
+import { runTaskMessage } from './run-task.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-runner runs inside a worker thread of the worker executor');

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../model/fifo.js';
 import type { Executor, TaskRun } from './executor.js';
-import { taskMessage } from './process-executor.js';
-import { errorFromRecord, inheritedExecArgv, isTypeScript, moduleUrl, runnerUrl, type TaskReply } from './remote-task.js';
+import { taskMessage } from './process.js';
+import { errorFromRecord, inheritedExecArgv, isTypeScript, moduleUrl, runnerUrl } from './modules.js';
+import type { TaskReply } from './wire.js';
 
 /**
  * The code a pool thread starts with. Node 20 does not pass loader hooks given as `--import` on

@@ -1,8 +1,9 @@
 import { fork } from 'node:child_process';
-import { decode, encode } from '../store/codec.js';
+import { decode, encode } from '../model/pack.js';
 import { exited, logLines, terminateOnAbort } from './child-process.js';
 import { stepEnvironment, throwIfTimedOut, type Executor, type TaskRun } from './executor.js';
-import { errorFromRecord, inheritedExecArgv, moduleUrl, runnerUrl, type TaskMessage, type TaskReply } from './remote-task.js';
+import { errorFromRecord, inheritedExecArgv, moduleUrl, runnerUrl } from './modules.js';
+import type { TaskMessage, TaskReply } from './wire.js';
 
 /** The plain-data task a worker thread or child process receives. */
 export function taskMessage(task: TaskRun): TaskMessage {

@@ -1,8 +1,8 @@
-import { toErrorRecord } from '../model/errors.js';
-import type { LogLevel } from '../model/config.js';
-import type { Logger } from '../observe/log.js';
-import type { TaskMessage, TaskReply } from './remote-task.js';
-import { runInStep, type StepContext } from './step-context.js';
+import { toErrorRecord } from '../../model/errors.js';
+import type { LogLevel } from '../../model/config.js';
+import type { Logger } from '../../model/logger.js';
+import type { TaskMessage, TaskReply } from '../wire.js';
+import { runInStep, type StepContext } from '../step-context.js';
 
 /** A logger whose lines go back to the supervisor, which logs them under the task's name. */
 function replyLogger(name: string, reply: (message: TaskReply) => void): Logger {

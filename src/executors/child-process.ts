@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Logger } from '../observe/log.js';
+import type { Logger } from '../model/logger.js';
 
 /** Sends each line a child writes to stdout (info) and stderr (warn) to a logger, as it comes. */
 export function logLines(child: ChildProcess, logger: Logger): Promise<void> {

@@ -1,29 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ErrorRecord } from '../model/errors.js';
-import type { Sequence } from '../model/spec.js';
-import type { LogLevel } from '../model/config.js';
-
-/** A task as it crosses to a worker thread or a child process: plain data only. */
-export interface TaskMessage {
-  v: 1;
-  /** The module to import: a file URL, or a package name. */
-  module: string;
-  export: string;
-  args: unknown[];
-  kwargs?: Record<string, unknown>;
-  step: string;
-  sequence: Sequence;
-  recovery: number;
-  runId: string;
-  host: string;
-  loggerName: string;
-  /** Environment variables to set for the task (the step's own and `${prefix}STEP_*`). */
-  env: Record<string, string>;
-}
-
-/** What comes back from a worker thread or a child process while and after a task runs. */
-export type TaskReply = { type: 'log'; level: LogLevel; message: string } | { type: 'result'; result: unknown } | { type: 'error'; error: ErrorRecord };
 
 /** The URL a step's `module` names: a path (relative to the current directory) or a package name. */
 export function moduleUrl(module: string): string {
@@ -40,9 +17,9 @@ export function errorFromRecord(record: ErrorRecord): Error {
   return error;
 }
 
-/** The runner file beside this one: `.ts` when running from source, `.js` when built. */
+/** The entry file of a thread or child process, in ./entry: `.ts` when running from source, `.js` when built. */
 export function runnerUrl(name: string): URL {
-  return new URL(`./${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  return new URL(`./entry/${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 }
 
 /** Whether a path or URL names a TypeScript file, which needs tsx to load. */

@@ -1,9 +1,9 @@
 // The child process of the process executor: it receives one task over IPC (msgpackr), runs it,
 // sends back the result (msgpackr) and exits.
-import { CancelledError } from '../model/errors.js';
-import { assertEncodable, decode, encode } from '../store/codec.js';
-import type { TaskMessage, TaskReply } from './remote-task.js';
-import { runTaskMessage } from './run-task-message.js';
+import { CancelledError } from '../../model/errors.js';
+import { assertEncodable, decode, encode } from '../../model/pack.js';
+import type { TaskMessage, TaskReply } from '../wire.js';
+import { runTaskMessage } from './run-task.js';
 
 const controller = new AbortController();
 // SIGTERM gives the step a chance to stop cleanly; the supervisor sends SIGKILL after a grace period.
