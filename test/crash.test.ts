@@ -69,7 +69,7 @@ async function recordedStatuses(folder: string): Promise<Map<string, TaskStatus>
     assert.equal(runs.length, 1, 'one run per episode');
     const statuses = new Map<string, TaskStatus>();
     for (let recovery = 0; recovery <= runs[0].recovery; recovery++) {
-      for (const task of (await store.loadRecovery(runs[0].runId, recovery)).tasks) statuses.set(`${task.step}/${task.sequence}`, task.status);
+      for (const task of (await store.loadRecovery(runs[0].runId, recovery)).tasks) statuses.set(`${task.context.step}/${task.context.sequence}`, task.value);
     }
     return statuses;
   } finally {
@@ -96,9 +96,10 @@ test(`SIGKILL at ${KILL_POINTS} random moments never loses a success nor redoes 
       const processes: Outcome[] = [];
       assert.ok(episodes <= 200, `only ${killPoints} kills landed in 200 runs: the flow ends before the kill window (${window} ms) closes`);
       let mode: 'restart' | 'recover' = 'restart';
+      let finished = false;
       for (;;) {
-        // Once the kills are all in, the last recovery of the episode runs to its end.
-        const outcome = await runChild(mode, store, log, killPoints < KILL_POINTS ? Math.floor(next() * window) : undefined);
+        // Once the kills are all in, or the work is all done, the last recovery of the episode runs to its end.
+        const outcome = await runChild(mode, store, log, killPoints < KILL_POINTS && !finished ? Math.floor(next() * window) : undefined);
         processes.push(outcome);
         // The kill window follows how long a whole run takes here, so that a slow machine still gets its kills in.
         if (!outcome.killed && mode === 'restart') window = Math.max(20, Math.floor(outcome.ran * 0.9));
@@ -109,6 +110,8 @@ test(`SIGKILL at ${KILL_POINTS} random moments never loses a success nor redoes 
         mode = recorded ? 'recover' : 'restart';
         recordedAtKill.push(recorded ?? new Map());
         if (recorded && [...recorded.values()].some((status) => status !== 'success')) killsMidRun++;
+        // A kill that found every task done came after the work: the recovery that follows runs to its end, and the next episode starts.
+        finished = recorded !== undefined && recorded.size === TASKS && [...recorded.values()].every((status) => status === 'success');
       }
       const context = `seed ${SEED}, episode ${episodes}`;
       assert.equal(processes.at(-1)?.code, 0, `the last run succeeds (${context})`);

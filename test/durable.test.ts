@@ -26,12 +26,14 @@ import {
   ConfigError,
   type EventorOptions,
   type RunRecord,
+  type TaskContext,
   type TaskRecord,
+  type TaskStatus,
 } from '../src/index.js';
-import type { StoreRecord } from '../src/model/records.js';
+import { RECORD_VERSION, type StoreRecord } from '../src/model/records.js';
 import { LevelStore } from '../src/store/level-store.js';
 import { fingerprintFlow } from '../src/model/fingerprint.js';
-import { deferred, errorOf, LIMIT, makeEventor, Recorder, sleep } from './helpers.js';
+import { deferred, errorOf, LIMIT, makeEventor, Recorder, sleep, taskRecord } from './helpers.js';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const indexModule = fileURLToPath(new URL('../src/index.ts', import.meta.url));
@@ -180,7 +182,7 @@ function delayFlow(t: TestContext, where: Lab, { calls, starts = {}, delay = 0.2
 /** A run record as the runtime writes it, for faking runs in a store. */
 function fakeRun(runId: string, startedAt: number, extra: Partial<RunRecord> = {}): RunRecord {
   return {
-    v: 1,
+    v: RECORD_VERSION,
     kind: 'run',
     runId,
     name: 'durable',
@@ -197,8 +199,9 @@ function fakeRun(runId: string, startedAt: number, extra: Partial<RunRecord> = {
   };
 }
 
-function fakeTask(runId: string, step: string, status: TaskRecord['status'], extra: Partial<TaskRecord> = {}): TaskRecord {
-  return { v: 1, kind: 'task', runId, recovery: 0, step, sequence: '1', status, attempts: status === 'active' || status === 'success' || status === 'failure' ? 1 : 0, at: Date.now(), ...extra };
+/** A task record of `step` for sequence 1, as the runtime writes it, with `context` over its machine's context. */
+function fakeTask(runId: string, step: string, status: TaskStatus, context: Partial<TaskContext> = {}): TaskRecord {
+  return taskRecord(runId, step, '1', status, { context });
 }
 
 // -- the default store ------------------------------------------------------------------------
@@ -226,7 +229,7 @@ test("with no store option, an Eventor keeps its runs in .eventor/<name> under t
     assert.deepEqual(runs.map((run) => run.runId), [ev.runId]);
     assert.equal(runs[0].name, 'x');
     const { tasks } = await store.loadRecovery(ev.runId, 0);
-    assert.deepEqual(tasks.map((task) => `${task.step}:${task.status}:${task.result}`), ['s1:success:kept']);
+    assert.deepEqual(tasks.map((task) => `${task.context.step}:${task.value}:${task.context.result}`), ['s1:success:kept']);
   });
 });
 
@@ -344,14 +347,14 @@ test("the seed's recovery: the first run fails in s2; the recovery skips s1, kee
     const [run] = await store.listRuns();
     assert.equal(run.recovery, 1);
     const { tasks } = await store.loadRecovery(run.runId, 1);
-    const s1Record = tasks.find((task) => task.step === 's1');
-    assert.equal(s1Record?.status, 'success');
-    assert.equal(s1Record?.result, 9);
-    assert.equal(s1Record?.skipped, true);
-    assert.equal(tasks.find((task) => task.step === 's2')?.skipped, undefined);
+    const s1Record = tasks.find((task) => task.context.step === 's1');
+    assert.equal(s1Record?.value, 'success');
+    assert.equal(s1Record?.context.result, 9);
+    assert.equal(s1Record?.context.skippedFrom, 0, 's1 is on record as skipped, its outcome kept from the first run');
+    assert.equal(tasks.find((task) => task.context.step === 's2')?.context.skippedFrom, undefined);
     // The first run's records are still there, as they were.
     const earlier = await store.loadRecovery(run.runId, 0);
-    assert.deepEqual(earlier.tasks.map((task) => `${task.step}:${task.status}`).sort(), ['s1:success', 's2:failure']);
+    assert.deepEqual(earlier.tasks.map((task) => `${task.context.step}:${task.value}`).sort(), ['s1:success', 's2:failure']);
   });
 });
 
@@ -557,6 +560,13 @@ test("the seed's delay example in passes of run({ maxLoops: 1 }): each step runs
   assert.deepEqual(await first.countTodos(), { total: 1, byStep: { s2: 1 } });
   const runId = first.runId;
   await first.close();
+  // A task's due time is in its machine's context while it waits (the machine clears it on ready): note it from the store after each pass.
+  const dueAt: Record<string, number> = {};
+  const noteDueTimes = () =>
+    withStore(where.store, async (store) => {
+      for (const task of (await store.loadRecovery(runId, 0)).tasks) if (task.value === 'waiting') dueAt[task.context.step] ??= task.context.dueAt as number;
+    });
+  await noteDueTimes();
 
   let passes = 1;
   const todos: string[] = [];
@@ -572,6 +582,7 @@ test("the seed's delay example in passes of run({ maxLoops: 1 }): each step runs
     assert.equal(await ev.run({ maxLoops: 1 }), true);
     assert.equal(ev.runId, runId);
     await ev.close();
+    await noteDueTimes();
     passes++;
     assert.ok(passes < 200, 'the passes come to an end');
   }
@@ -584,15 +595,15 @@ test("the seed's delay example in passes of run({ maxLoops: 1 }): each step runs
     assert.equal(run.runId, runId);
     assert.equal(run.recovery, 0, 'continue keeps the same recovery');
     assert.equal(run.status, 'success');
-    const tasks = new Map((await store.loadRecovery(runId, 0)).tasks.map((task) => [task.step, task]));
+    const tasks = new Map((await store.loadRecovery(runId, 0)).tasks.map((task) => [task.context.step, task]));
     const s1 = tasks.get('s1') as TaskRecord;
     const s2 = tasks.get('s2') as TaskRecord;
     const s3 = tasks.get('s3') as TaskRecord;
-    assert.deepEqual([s1.status, s2.status, s3.status], ['success', 'success', 'success']);
-    assert.ok((s2.dueAt as number) >= s1.at + 200, 's2 was due 0.2 s after s1 finished');
-    assert.ok(starts.s2[0] >= (s2.dueAt as number), `s2 started ${(s2.dueAt as number) - starts.s2[0]} ms before its due time`);
-    assert.ok((s3.dueAt as number) >= s2.at + 200);
-    assert.ok(starts.s3[0] >= (s3.dueAt as number), `s3 started ${(s3.dueAt as number) - starts.s3[0]} ms before its due time`);
+    assert.deepEqual([s1.value, s2.value, s3.value], ['success', 'success', 'success']);
+    assert.ok(dueAt.s2 >= s1.at + 200, 's2 was due 0.2 s after s1 finished');
+    assert.ok(starts.s2[0] >= dueAt.s2, `s2 started ${dueAt.s2 - starts.s2[0]} ms before its due time`);
+    assert.ok(dueAt.s3 >= s2.at + 200);
+    assert.ok(starts.s3[0] >= dueAt.s3, `s3 started ${dueAt.s3 - starts.s3[0]} ms before its due time`);
   });
 });
 
@@ -1182,7 +1193,7 @@ test('a run killed (SIGKILL) while a step was active is recovered: that task run
   assert.equal(left.status, 'running', 'the killed run never recorded its end');
   await withStore(where.store, async (store) => {
     const { tasks } = await store.loadRecovery(runId, 0);
-    assert.deepEqual(tasks.map((task) => `${task.step}:${task.status}`).sort(), ['a:success', 'b:active']);
+    assert.deepEqual(tasks.map((task) => `${task.context.step}:${task.value}`).sort(), ['a:success', 'b:active']);
   });
 
   const ev = crashFlow(t, where, calls, { runMode: RunMode.recover });
@@ -1196,7 +1207,7 @@ test('a run killed (SIGKILL) while a step was active is recovered: that task run
 });
 
 /** Writes, as a killed process would have left them, a run whose task `b` was active (or ready). */
-async function leaveCrashedRun(t: TestContext, where: Lab, bStatus: TaskRecord['status']): Promise<string> {
+async function leaveCrashedRun(t: TestContext, where: Lab, bStatus: TaskStatus): Promise<string> {
   const model = crashFlow(t, where, {}, { store: ':memory:' });
   const fingerprint = fingerprintFlow(model.toSpec());
   await model.close();
@@ -1207,8 +1218,8 @@ async function leaveCrashedRun(t: TestContext, where: Lab, bStatus: TaskRecord['
     run,
     fakeTask(runId, 'a', 'success', { result: 'A' }),
     fakeTask(runId, 'b', bStatus),
-    { v: 1, kind: 'event', runId, recovery: 0, event: 'start', sequence: '1', at: now },
-    { v: 1, kind: 'event', runId, recovery: 0, event: 'a_done', sequence: '1', at: now },
+    { v: RECORD_VERSION, kind: 'event', runId, recovery: 0, event: 'start', sequence: '1', at: now },
+    { v: RECORD_VERSION, kind: 'event', runId, recovery: 0, event: 'a_done', sequence: '1', at: now },
   ];
   await withStore(where.store, (store) => Promise.resolve(store.write(records)));
   return runId;

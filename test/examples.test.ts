@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { eventor, root, taskLine } from './cli-helpers.js';
+import { eventor, root, scratchFolder, taskLine } from './cli-helpers.js';
 
 /** Runs an example file by itself, as `npx tsx examples/<file>` would, in a fresh folder. */
 function runAlone(file: string, ...args: string[]) {
-  const cwd = mkdtempSync(join(tmpdir(), 'eventor-example-'));
+  const cwd = scratchFolder('eventor-example-');
   const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'examples', file), ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, cwd };
 }
@@ -71,6 +70,14 @@ for (const file of ['simple-chain.ts', 'and-or-join.ts', 'delayed.ts', 'resource
     assert.match(stderr, /Processing finished with: success/);
   });
 }
+
+test('the machines example: the inspector sees every actor, and a stored record restores into a live task actor', () => {
+  const { code, stdout, stderr } = runAlone('machines.ts');
+  assert.equal(code, 0, stderr);
+  const lines = stdout.trim().split('\n');
+  assert.match(lines[0], /^the inspector saw: supervisor:\S+, lifecycle, event:start, task:extract\/1, event:later, task:load\/1$/);
+  assert.deepEqual(lines.slice(1), ['on record: extract/1 is success', 'on record: load/1 is waiting', 'restored load: waiting -> ready once due']);
+});
 
 test('the recovery example fails in s2, then its recovery skips s1 and runs only s2 and s3', () => {
   const { code, stdout, stderr } = runAlone('recovery.ts');

@@ -263,7 +263,7 @@ function serialise(data: unknown, format: 'yaml' | 'json' | 'yaml-flow'): string
 
 /**
  * Loads a flow file and, when it loads, builds and validates what run() would validate, without
- * running it: the Mermaid graph, the FlowSpec (a Sequent's through the Eventor it compiles to)
+ * running it: the Mermaid graph, the FlowSpec (a Sequent's as it compiles it)
  * and validateFlow.
  */
 function checkFlowFile(path: string, input: () => string): void {
@@ -279,8 +279,7 @@ function checkFlowFile(path: string, input: () => string): void {
   if (flow) {
     try {
       flow.toMermaid();
-      const eventor = flow instanceof Eventor ? flow : (flow as unknown as { compile(runMode?: RunMode, runId?: string): Eventor }).compile(undefined, undefined);
-      validateFlow(eventor.toSpec());
+      validateFlow(flow.toSpec());
     } catch (error) {
       assertNamed(error, input, ValidationError);
     }

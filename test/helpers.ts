@@ -1,7 +1,12 @@
 // Small shared helpers of the test suite: a quiet in-memory Eventor that closes itself,
-// a recorder of subscribe() transitions, and a few promise utilities.
+// a recorder of subscribe() transitions, hand-made task records, and a few promise utilities.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { currentStep, Eventor, type EventorOptions, type TaskStatus, type TransitionRecord } from '../src/index.js';
+import { currentStep, Eventor, type EventorOptions, type TaskContext, type TaskRecord, type TaskStatus, type TransitionRecord } from '../src/index.js';
+import { RECORD_VERSION } from '../src/model/records.js';
+import { isFinal } from '../src/model/status.js';
 
 /** Per-test limit, so that a run() that never resolves fails its test instead of hanging the suite; generous, so that a slow machine is not a failure. */
 export const LIMIT = { timeout: 60_000 } as const;
@@ -63,6 +68,47 @@ export class Recorder {
   describe(): string {
     return this.records.map((r) => `${r.step}/${r.sequence}:${r.status}`).join(', ');
   }
+}
+
+/**
+ * A fresh folder for one test (say, a store folder inside it), removed when the test ends.
+ * Close what uses it (Eventors, stores) within the test: the removal may come before their own after-hooks.
+ */
+export function tempDir(t: TestContext): string {
+  const root = mkdtempSync(join(tmpdir(), 'eventor-test-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  return root;
+}
+
+/** What a hand-made task record may set besides its task and status. */
+export interface TaskRecordFields {
+  recovery?: number;
+  at?: number;
+  /** The machine's context beyond step and sequence: attempts, result, error, dueAt, skippedFrom, ... */
+  context?: Partial<TaskContext>;
+}
+
+/**
+ * A task record as the runtime stores it: the task machine's persisted snapshot (the task's
+ * status is its `value`; XState's `status` is 'done' once final) in the record's envelope, so
+ * that `createActor(taskMachine, { snapshot })` restores it. For writing runs into a store by hand.
+ */
+export function taskRecord(runId: string, step: string, sequence: string, status: TaskStatus, fields: TaskRecordFields = {}): TaskRecord {
+  const started = status === 'active' || status === 'success' || status === 'failure';
+  return {
+    v: RECORD_VERSION,
+    kind: 'task',
+    runId,
+    recovery: fields.recovery ?? 0,
+    at: fields.at ?? Date.now(),
+    status: isFinal(status) ? 'done' : 'active',
+    value: status,
+    context: { step, sequence, attempts: started ? 1 : 0, ...fields.context },
+    children: {},
+    historyValue: {},
+    output: undefined,
+    error: undefined,
+  };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -92,7 +92,7 @@ async function recordedStatuses(folder: string): Promise<Map<string, TaskStatus>
     assert.equal(runs.length, 1, 'one run per case');
     const statuses = new Map<string, TaskStatus>();
     for (let recovery = 0; recovery <= runs[0].recovery; recovery++) {
-      for (const task of (await store.loadRecovery(runs[0].runId, recovery)).tasks) statuses.set(taskKey(task.step, task.sequence), task.status);
+      for (const task of (await store.loadRecovery(runs[0].runId, recovery)).tasks) statuses.set(taskKey(task.context.step, task.context.sequence), task.value);
     }
     return statuses;
   } finally {

@@ -64,7 +64,7 @@ test('regression (defect 1): a stalled run stays recoverable, its stuck task on 
       const [run] = await level.listRuns();
       assert.equal(run.status, 'failure');
       const tasks = (await level.loadRecovery(run.runId, 0)).tasks;
-      assert.deepEqual(Object.fromEntries(tasks.map((task) => [task.step, task.status])), { first: 'success', hangs: 'active' });
+      assert.deepEqual(Object.fromEntries(tasks.map((task) => [task.context.step, task.value])), { first: 'success', hangs: 'active' });
     } finally {
       await level.close();
     }

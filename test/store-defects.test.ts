@@ -21,13 +21,14 @@ import {
   type EventorOptions,
   type RunRecord,
   type Store,
+  type TaskContext,
   type TaskRecord,
 } from '../src/index.js';
-import type { StoreRecord } from '../src/model/records.js';
+import { RECORD_VERSION, type StoreRecord } from '../src/model/records.js';
 import { decode, encode } from '../src/store/codec.js';
 import { LevelStore } from '../src/store/level-store.js';
 import { eventor } from './cli-helpers.js';
-import { errorOf, LIMIT, makeEventor, Recorder } from './helpers.js';
+import { errorOf, LIMIT, makeEventor, Recorder, taskRecord as storedTask } from './helpers.js';
 
 /** A fresh folder for one test; `cleanups` (closing stores and Eventors) run before it is removed. */
 function tempDir(t: TestContext): { root: string; folder: string; cleanups: (() => unknown)[] } {
@@ -73,11 +74,12 @@ async function putRaw(folder: string, key: string, bytes: Uint8Array): Promise<v
 const now = Date.now();
 
 function runRecord(runId: string, extra: Partial<RunRecord> = {}): RunRecord {
-  return { v: 1, kind: 'run', runId, name: 'flow', startedAt: now, recovery: 0, status: 'success', updatedAt: now, fingerprint: 'f', parents: [-1], steps: ['s1'], events: ['start'], counts: {}, ...extra };
+  return { v: RECORD_VERSION, kind: 'run', runId, name: 'flow', startedAt: now, recovery: 0, status: 'success', updatedAt: now, fingerprint: 'f', parents: [-1], steps: ['s1'], events: ['start'], counts: {}, ...extra };
 }
 
-function taskRecord(runId: string, step: string, extra: Partial<TaskRecord> = {}): TaskRecord {
-  return { v: 1, kind: 'task', runId, recovery: 0, step, sequence: '1', status: 'success', attempts: 1, at: now, ...extra };
+/** A successful task record (its machine's persisted snapshot) of `step` for `sequence`, with `context` over the machine's context. */
+function taskRecord(runId: string, step: string, sequence = '1', context: Partial<TaskContext> = {}): TaskRecord {
+  return storedTask(runId, step, sequence, 'success', { at: now, context });
 }
 
 // -- defect 2: names beyond the Basic Multilingual Plane --------------------------------------
@@ -152,16 +154,16 @@ test('regression (defect 2): run ids and names beyond the BMP or holding the key
     for (const runId of names) {
       records.push(runRecord(runId));
       // Each run has a step of each name; the sequence names the run, so records cannot be mistaken.
-      for (const step of names) records.push(taskRecord(runId, step, { sequence: `${runId}/${step}` }));
-      records.push({ v: 1, kind: 'event', runId, recovery: 0, event: '𝔢', sequence: runId, at: now });
-      records.push({ v: 1, kind: 'delay', runId, recovery: 0, event: '𝔢', sequence: runId, dueAt: now, done: false });
+      for (const step of names) records.push(taskRecord(runId, step, `${runId}/${step}`));
+      records.push({ v: RECORD_VERSION, kind: 'event', runId, recovery: 0, event: '𝔢', sequence: runId, at: now });
+      records.push({ v: RECORD_VERSION, kind: 'delay', runId, recovery: 0, event: '𝔢', sequence: runId, dueAt: now, done: false });
     }
     await store.write(records);
     assert.deepEqual((await store.listRuns()).map((run) => run.runId).sort(), [...names].sort(), what);
     for (const runId of names) {
       assert.equal((await store.getRun(runId))?.runId, runId, `${what} getRun(${JSON.stringify(runId)})`);
       const state = await store.loadRecovery(runId, 0);
-      assert.deepEqual(state.tasks.map((task) => task.sequence).sort(), names.map((step) => `${runId}/${step}`).sort(), `${what} tasks of ${JSON.stringify(runId)}`);
+      assert.deepEqual(state.tasks.map((task) => task.context.sequence).sort(), names.map((step) => `${runId}/${step}`).sort(), `${what} tasks of ${JSON.stringify(runId)}`);
       assert.deepEqual(state.events.map((event) => event.sequence), [runId]);
       assert.deepEqual(state.delays.map((delay) => delay.sequence), [runId]);
     }
@@ -269,12 +271,14 @@ test('regression (defect 7): a record of the wrong shape is a damaged record; on
     ['an object without v', { ...task, v: undefined }],
     ['a v that is text', { ...task, v: '2' }],
     ['a run record under a task key', runRecord('r1')],
-    ['a status that is a number', { ...task, status: 42 }],
-    ['a status that does not exist', { ...task, status: 'done' }],
-    ['a sequence that is a number', { ...task, sequence: 1 }],
-    ['attempts that are text', { ...task, attempts: 'one' }],
-    ['an error that is text', { ...task, status: 'failure', error: 'boom' }],
-    ['a v of another version but no run id', { v: 2, kind: 'task' }],
+    ['a status that is a number', { ...task, value: 42 }],
+    ['a status that does not exist', { ...task, value: 'done' }],
+    ['an XState actor status other than active or done', { ...task, status: 'success' }],
+    ['a context that is not an object', { ...task, context: 'ctx' }],
+    ['a sequence that is a number', { ...task, context: { ...task.context, sequence: 1 } }],
+    ['attempts that are text', { ...task, context: { ...task.context, attempts: 'one' } }],
+    ['an error that is text', { ...task, value: 'failure', context: { ...task.context, error: 'boom' } }],
+    ['a v of another version but no run id', { v: RECORD_VERSION + 1, kind: 'task' }],
   ];
   for (const [what, value] of damaged) {
     await putRaw(dir.folder, taskKey, encode(value));
@@ -287,14 +291,20 @@ test('regression (defect 7): a record of the wrong shape is a damaged record; on
     assert.doesNotMatch(error.message, /format version \d/, what);
     assert.ok(error.message.includes(dir.folder) && error.message.includes(JSON.stringify(taskKey)), `${what}: ${error.message}`);
   }
-  for (const value of [{ ...task, v: 2 }, { v: 7, kind: 'task', runId: 'r1', recovery: 0, shape: 'of the future' }]) {
+  const otherVersions = [
+    // A task record as format version 1 wrote it, before records were machine snapshots.
+    { v: 1, kind: 'task', runId: 'r1', recovery: 0, step: 's1', sequence: '1', status: 'success', attempts: 1, at: now },
+    { ...task, v: RECORD_VERSION + 1 },
+    { v: 7, kind: 'task', runId: 'r1', recovery: 0, shape: 'of the future' },
+  ];
+  for (const value of otherVersions) {
     await putRaw(dir.folder, taskKey, encode(value));
     const store = new LevelStore(dir.folder);
     await store.open();
     const error = await errorOf(() => store.loadRecovery('r1', 0));
     await store.close();
     assert.ok(error instanceof StoreFormatError, String(error));
-    assert.match(error.message, /format version (2|7)\b/);
+    assert.match(error.message, new RegExp(`format version ${value.v}\\b`));
   }
   // A sound record still reads.
   await putRaw(dir.folder, taskKey, encode(task));
@@ -384,7 +394,9 @@ test('regression (defect 4): a LevelDB write that fails on I/O (the folder remov
   // LevelDB writes to its open log until the 4 MB write buffer fills; the new log then fails.
   const big = 'x'.repeat(1 << 20);
   let error: unknown;
-  for (let i = 0; i < 64 && error === undefined; i++) error = await store.write([taskRecord('r1', `s${i}`, { result: big })]).then(() => undefined, (thrown: unknown) => thrown);
+  // A write may throw at once or reject later: either way its error is caught.
+  const write = async (i: number) => store.write([taskRecord('r1', `s${i}`, '1', { result: big })]);
+  for (let i = 0; i < 64 && error === undefined; i++) error = await write(i).then(() => undefined, (thrown: unknown) => thrown);
   assert.ok(error instanceof StoreError, `the write failed with ${(error as Error)?.stack ?? String(error)}`);
   assert.ok(error.message.includes(dir.folder), error.message);
   assert.ok((error as Error).cause, 'the I/O error is its cause');

@@ -20,11 +20,14 @@ import {
   type EventRecord,
   type RunRecord,
   type Store,
+  type TaskContext,
   type TaskRecord,
+  type TaskStatus,
 } from '../src/index.js';
+import { RECORD_VERSION } from '../src/model/records.js';
 import { LevelStore } from '../src/store/level-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { errorOf, LIMIT, makeEventor, Recorder } from './helpers.js';
+import { errorOf, LIMIT, makeEventor, Recorder, taskRecord as storedTask } from './helpers.js';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const levelStoreModule = fileURLToPath(new URL('../src/store/level-store.ts', import.meta.url));
@@ -52,7 +55,7 @@ const now = Date.now();
 
 function runRecord(runId: string, extra: Partial<RunRecord> = {}): RunRecord {
   return {
-    v: 1,
+    v: RECORD_VERSION,
     kind: 'run',
     runId,
     name: 'flow',
@@ -69,16 +72,17 @@ function runRecord(runId: string, extra: Partial<RunRecord> = {}): RunRecord {
   };
 }
 
-function taskRecord(runId: string, recovery: number, step: string, sequence: string, extra: Partial<TaskRecord> = {}): TaskRecord {
-  return { v: 1, kind: 'task', runId, recovery, step, sequence, status: 'success', attempts: 1, at: now, ...extra };
+/** A task record (its machine's persisted snapshot) of `status`, with `context` over the machine's context. */
+function taskRecord(runId: string, recovery: number, step: string, sequence: string, status: TaskStatus = 'success', context: Partial<TaskContext> = {}): TaskRecord {
+  return storedTask(runId, step, sequence, status, { recovery, at: now, context });
 }
 
 function eventRecord(runId: string, recovery: number, event: string, sequence: string): EventRecord {
-  return { v: 1, kind: 'event', runId, recovery, event, sequence, at: now };
+  return { v: RECORD_VERSION, kind: 'event', runId, recovery, event, sequence, at: now };
 }
 
 function delayRecord(runId: string, recovery: number, event: string, sequence: string, extra: Partial<DelayRecord> = {}): DelayRecord {
-  return { v: 1, kind: 'delay', runId, recovery, event, sequence, dueAt: now + 60_000, done: false, ...extra };
+  return { v: RECORD_VERSION, kind: 'delay', runId, recovery, event, sequence, dueAt: now + 60_000, done: false, ...extra };
 }
 
 /** Every key and value of a LevelDB folder, as text, to compare a store before and after. */
@@ -111,8 +115,8 @@ test('LevelStore round-trips run, task, event and delay records through msgpackr
   const store = await openStore(dir);
   const run = runRecord('r1', { status: 'failure', counts: { success: 1, failure: 1 } });
   const result = { rows: [1, 2, 3], nested: { text: 'é✓', when: new Date(1_700_000_000_000), big: 2n ** 70n }, bytes: new Uint8Array([1, 2, 3]), none: null };
-  const s1 = taskRecord('r1', 0, 's1', '1', { result, dueAt: now + 5 });
-  const s2 = taskRecord('r1', 0, 's2', '1', { status: 'failure', error: { name: 'RangeError', message: 'math domain error', stack: 'RangeError: math domain error\n    at here' } });
+  const s1 = taskRecord('r1', 0, 's1', '1', 'success', { result, dueAt: now + 5 });
+  const s2 = taskRecord('r1', 0, 's2', '1', 'failure', { error: { name: 'RangeError', message: 'math domain error', stack: 'RangeError: math domain error\n    at here' } });
   const fired = eventRecord('r1', 0, 'start', '1');
   const delay = delayRecord('r1', 0, 'done', '1');
   await store.write([run, s1, s2, fired, delay]);
@@ -123,10 +127,10 @@ test('LevelStore round-trips run, task, event and delay records through msgpackr
   assert.deepEqual(await reopened.getRun('r1'), run);
   assert.equal(await reopened.getRun('nope'), undefined);
   const state = await reopened.loadRecovery('r1', 0);
-  assert.deepEqual(state.tasks.sort((a, b) => a.step.localeCompare(b.step)), [s1, s2]);
+  assert.deepEqual(state.tasks.sort((a, b) => a.context.step.localeCompare(b.context.step)), [s1, s2]);
   assert.deepEqual(state.events, [fired]);
   assert.deepEqual(state.delays, [delay]);
-  const back = state.tasks[0].result as typeof result;
+  const back = state.tasks[0].context.result as typeof result;
   assert.ok(back.nested.when instanceof Date, 'a Date comes back as a Date');
   assert.equal(typeof back.nested.big, 'bigint');
 });
@@ -136,36 +140,38 @@ test('a Map in a task result comes back as a Map, with its keys', LIMIT, async (
   const dir = tempDir(t);
   const store = await openStore(dir);
   const result = new Map<unknown, unknown>([['a', 1], [2, 'two']]);
-  await store.write([runRecord('r1'), taskRecord('r1', 0, 's1', '1', { result })]);
+  await store.write([runRecord('r1'), taskRecord('r1', 0, 's1', '1', 'success', { result })]);
   const [task] = (await store.loadRecovery('r1', 0)).tasks;
-  assert.ok(task.result instanceof Map, `the result came back as ${Object.prototype.toString.call(task.result)}: ${JSON.stringify(task.result)}`);
-  assert.deepEqual(task.result, result);
+  const back = task.context.result;
+  assert.ok(back instanceof Map, `the result came back as ${Object.prototype.toString.call(back)}: ${JSON.stringify(back)}`);
+  assert.deepEqual(back, result);
 });
 
 test('a Set in a task result comes back as a Set', LIMIT, async (t) => {
   const dir = tempDir(t);
   const store = await openStore(dir);
-  await store.write([runRecord('r1'), taskRecord('r1', 0, 's1', '1', { result: new Set(['x', 'y']) })]);
+  await store.write([runRecord('r1'), taskRecord('r1', 0, 's1', '1', 'success', { result: new Set(['x', 'y']) })]);
   const [task] = (await store.loadRecovery('r1', 0)).tasks;
-  assert.deepEqual(task.result, new Set(['x', 'y']));
+  assert.deepEqual(task.context.result, new Set(['x', 'y']));
 });
 
 test('a later record with the same key replaces the earlier one', LIMIT, async (t) => {
   const dir = tempDir(t);
   const store = await openStore(dir);
-  await store.write([runRecord('r1'), taskRecord('r1', 0, 's1', '1', { status: 'ready', attempts: 0 }), delayRecord('r1', 0, 'later', '1')]);
-  await store.write([taskRecord('r1', 0, 's1', '1', { status: 'active' })]);
+  await store.write([runRecord('r1'), taskRecord('r1', 0, 's1', '1', 'ready', { attempts: 0 }), delayRecord('r1', 0, 'later', '1')]);
+  await store.write([taskRecord('r1', 0, 's1', '1', 'active')]);
   // One batch may hold two records of one key: the later one wins.
   await store.write([
-    taskRecord('r1', 0, 's1', '1', { status: 'failure' }),
-    taskRecord('r1', 0, 's1', '1', { status: 'success', result: 'final' }),
+    taskRecord('r1', 0, 's1', '1', 'failure'),
+    taskRecord('r1', 0, 's1', '1', 'success', { result: 'final' }),
     delayRecord('r1', 0, 'later', '1', { done: true }),
     runRecord('r1', { status: 'success', counts: { success: 1 } }),
   ]);
   const state = await store.loadRecovery('r1', 0);
   assert.equal(state.tasks.length, 1);
-  assert.equal(state.tasks[0].status, 'success');
-  assert.equal(state.tasks[0].result, 'final');
+  assert.equal(state.tasks[0].value, 'success');
+  assert.equal(state.tasks[0].status, 'done');
+  assert.equal(state.tasks[0].context.result, 'final');
   assert.equal(state.delays.length, 1);
   assert.equal(state.delays[0].done, true);
   const runs = await store.listRuns();
@@ -179,29 +185,29 @@ test('loadRecovery returns only the records of that run and recovery', LIMIT, as
   await store.write([
     runRecord('r1', { recovery: 1, parents: [-1, 0] }),
     runRecord('r10'),
-    taskRecord('r1', 0, 's1', '1', { status: 'success', result: 'rec0' }),
-    taskRecord('r1', 0, 's2', '1', { status: 'failure' }),
+    taskRecord('r1', 0, 's1', '1', 'success', { result: 'rec0' }),
+    taskRecord('r1', 0, 's2', '1', 'failure'),
     eventRecord('r1', 0, 'start', '1'),
     delayRecord('r1', 0, 'done', '1'),
-    taskRecord('r1', 1, 's1', '1', { status: 'success', skipped: true, result: 'rec0' }),
-    taskRecord('r1', 1, 's2', '1', { status: 'success', result: 'rec1' }),
+    taskRecord('r1', 1, 's1', '1', 'success', { attempts: 0, skippedFrom: 0, result: 'rec0' }),
+    taskRecord('r1', 1, 's2', '1', 'success', { result: 'rec1' }),
     eventRecord('r1', 1, 'start', '1'),
     eventRecord('r1', 1, 'done', '1'),
     // A run whose id starts with the other's, and a recovery whose number starts with 1.
-    taskRecord('r10', 0, 's1', '1', { result: 'other run' }),
+    taskRecord('r10', 0, 's1', '1', 'success', { result: 'other run' }),
     eventRecord('r10', 0, 'start', '1'),
-    taskRecord('r1', 10, 's1', '1', { result: 'recovery 10' }),
+    taskRecord('r1', 10, 's1', '1', 'success', { result: 'recovery 10' }),
   ]);
   const first = await store.loadRecovery('r1', 0);
-  assert.deepEqual(first.tasks.map((task) => `${task.step}:${task.status}`).sort(), ['s1:success', 's2:failure']);
+  assert.deepEqual(first.tasks.map((task) => `${task.context.step}:${task.value}`).sort(), ['s1:success', 's2:failure']);
   assert.deepEqual(first.events.map((event) => event.event), ['start']);
   assert.equal(first.delays.length, 1);
   const second = await store.loadRecovery('r1', 1);
-  assert.deepEqual(second.tasks.map((task) => `${task.step}:${task.result}`).sort(), ['s1:rec0', 's2:rec1']);
+  assert.deepEqual(second.tasks.map((task) => `${task.context.step}:${task.context.result}`).sort(), ['s1:rec0', 's2:rec1']);
   assert.deepEqual(second.events.map((event) => event.event).sort(), ['done', 'start']);
   assert.deepEqual(second.delays, []);
-  assert.deepEqual((await store.loadRecovery('r1', 10)).tasks.map((task) => task.result), ['recovery 10']);
-  assert.deepEqual((await store.loadRecovery('r10', 0)).tasks.map((task) => task.result), ['other run']);
+  assert.deepEqual((await store.loadRecovery('r1', 10)).tasks.map((task) => task.context.result), ['recovery 10']);
+  assert.deepEqual((await store.loadRecovery('r10', 0)).tasks.map((task) => task.context.result), ['other run']);
   assert.deepEqual(await store.loadRecovery('r1', 2), { tasks: [], events: [], delays: [] });
   assert.deepEqual(await store.loadRecovery('nope', 0), { tasks: [], events: [], delays: [] });
 });
@@ -226,21 +232,21 @@ test('deleteRun removes a run and all its records, and leaves other runs alone',
     eventRecord('r1', 0, 'start', '1'),
     delayRecord('r1', 1, 'done', '1'),
     runRecord('r10'),
-    taskRecord('r10', 0, 's1', '1', { result: 'kept' }),
+    taskRecord('r10', 0, 's1', '1', 'success', { result: 'kept' }),
     eventRecord('r10', 0, 'start', '1'),
     delayRecord('r10', 0, 'done', '1'),
     runRecord('r'),
-    taskRecord('r', 0, 's1', '1', { result: 'kept too' }),
+    taskRecord('r', 0, 's1', '1', 'success', { result: 'kept too' }),
   ]);
   await store.deleteRun('r1');
   assert.deepEqual((await store.listRuns()).map((run) => run.runId).sort(), ['r', 'r10']);
   assert.equal(await store.getRun('r1'), undefined);
   for (const recovery of [0, 1]) assert.deepEqual(await store.loadRecovery('r1', recovery), { tasks: [], events: [], delays: [] });
   const other = await store.loadRecovery('r10', 0);
-  assert.deepEqual(other.tasks.map((task) => task.result), ['kept']);
+  assert.deepEqual(other.tasks.map((task) => task.context.result), ['kept']);
   assert.equal(other.events.length, 1);
   assert.equal(other.delays.length, 1);
-  assert.deepEqual((await store.loadRecovery('r', 0)).tasks.map((task) => task.result), ['kept too']);
+  assert.deepEqual((await store.loadRecovery('r', 0)).tasks.map((task) => task.context.result), ['kept too']);
   await store.close();
   // Nothing of r1 is left in the folder at all.
   const keys = Object.keys(await dump(dir.folder));
@@ -248,7 +254,7 @@ test('deleteRun removes a run and all its records, and leaves other runs alone',
   assert.equal(keys.length, 6);
 });
 
-test('every record an Eventor writes carries format version 1; the run record its fingerprint, steps and events', LIMIT, async (t) => {
+test('every record an Eventor writes carries the current format version (RECORD_VERSION); the run record its fingerprint, steps and events', LIMIT, async (t) => {
   const dir = tempDir(t);
   const ev = makeEventor(t, { name: 'versioned', store: dir.folder });
   dir.cleanups.push(() => ev.close());
@@ -265,7 +271,7 @@ test('every record an Eventor writes carries format version 1; the run record it
   const raw = await dump(dir.folder);
   const records = Object.values(raw).map((hex) => decode(Buffer.from(hex, 'hex')) as { v: number; kind: string });
   assert.deepEqual([...new Set(records.map((record) => record.kind))].sort(), ['delay', 'event', 'run', 'task']);
-  for (const record of records) assert.equal(record.v, 1, `record ${JSON.stringify(record)}`);
+  for (const record of records) assert.equal(record.v, RECORD_VERSION, `record ${JSON.stringify(record)}`);
 
   const store = await openStore(dir);
   const [run] = await store.listRuns();
@@ -277,7 +283,7 @@ test('every record an Eventor writes carries format version 1; the run record it
   assert.deepEqual([...run.events].sort(), ['done', 'later', 'start']);
   assert.deepEqual(run.counts, { success: 2 });
   const state = await store.loadRecovery(run.runId, 0);
-  assert.deepEqual(state.tasks.map((task) => `${task.step}:${task.status}:${task.result}`).sort(), ['s1:success:one', 's2:success:two']);
+  assert.deepEqual(state.tasks.map((task) => `${task.context.step}:${task.value}:${task.context.result}`).sort(), ['s1:success:one', 's2:success:two']);
   assert.deepEqual(state.events.map((event) => event.event).sort(), ['done', 'later', 'start']);
   assert.deepEqual(state.delays.map((delay) => `${delay.event}:${delay.done}`), ['later:true']);
 });
@@ -453,7 +459,7 @@ test('a record of an unknown format version makes listRuns fail with StoreFormat
   assert.ok(error instanceof StoreError);
   assert.equal(error.name, 'StoreFormatError');
   assert.match(error.message, /\b99\b/);
-  assert.match(error.message, /version 1\b/);
+  assert.match(error.message, new RegExp(`version ${RECORD_VERSION}\\b`));
   assert.ok(error.message.includes(dir.folder), error.message);
   assert.match(error.message, /use the Eventor version that wrote it|new store/);
   const got = await errorOf(() => store.getRun('x'));
@@ -491,11 +497,14 @@ test('a task record of an unknown format version makes loadRecovery fail with St
   const store = await openStore(dir);
   await store.write([runRecord('x')]);
   await store.close();
-  await writeRaw(dir.folder, 'task\u0000x\u0000000000\u0000s1\u00001', { ...taskRecord('x', 0, 's1', '1'), v: 2 });
+  // A task record as the Eventor of format version 1 wrote it, before records were machine snapshots.
+  const older = { v: 1, kind: 'task', runId: 'x', recovery: 0, step: 's1', sequence: '1', status: 'success', attempts: 1, at: now };
+  await writeRaw(dir.folder, 'task\u0000x\u0000000000\u0000s1\u00001', older);
   const reopened = await openStore(dir);
   const error = await errorOf(() => reopened.loadRecovery('x', 0));
   assert.ok(error instanceof StoreFormatError, String(error));
-  assert.match(error.message, /version 2\b/);
+  assert.match(error.message, /version 1\b/);
+  assert.match(error.message, new RegExp(`reads version ${RECORD_VERSION}\\b`));
 });
 
 test('a store folder whose CURRENT file is garbage gives a StoreError naming the folder, and nothing is deleted', LIMIT, async (t) => {
@@ -542,7 +551,7 @@ test('a store folder whose CURRENT names a missing manifest gives a StoreError n
 test('a store folder whose table and manifest files are garbage gives a StoreError naming the folder, and nothing is deleted', LIMIT, async (t) => {
   const dir = tempDir(t);
   const store = await openStore(dir);
-  const records = Array.from({ length: 200 }, (_, i) => taskRecord('r1', 0, 's1', String(i), { result: 'x'.repeat(200) }));
+  const records = Array.from({ length: 200 }, (_, i) => taskRecord('r1', 0, 's1', String(i), 'success', { result: 'x'.repeat(200) }));
   await store.write([runRecord('r1'), ...records]);
   await store.close();
   for (const name of readdirSync(dir.folder)) {
@@ -620,9 +629,9 @@ for (const [what, value] of [
     const store = await openStore(dir);
     const [run] = await store.listRuns();
     assert.equal(run.status, 'failure');
-    const [task] = (await store.loadRecovery(run.runId, 0)).tasks.filter((record) => record.step === 's1');
-    assert.equal(task.status, 'failure');
-    assert.match(task.error?.message ?? '', /cannot be stored/);
+    const [task] = (await store.loadRecovery(run.runId, 0)).tasks.filter((record) => record.context.step === 's1');
+    assert.equal(task.value, 'failure');
+    assert.match(task.context.error?.message ?? '', /cannot be stored/);
   });
 }
 

@@ -3,16 +3,14 @@ import type { Store } from '../store/store.js';
 
 /**
  * Gathers the records of one turn of the event loop and writes them as one batch, one batch
- * after the other. A store that keeps nothing (memory) is written at once: there is nothing
- * to wait for, and so no turn to lose.
+ * after the other. A store whose `write` returns nothing has the batch when the call returns
+ * (memory; LevelDB through its write-ahead log), so nothing waits for it; a store that answers
+ * with a promise is waited for, batch after batch. A store that keeps nothing (memory) is
+ * written at once, record by record: there is nothing to wait for, and so no turn to lose.
  */
 export class StoreWriter {
   private pending: StoreRecord[] = [];
-  /** Resolves when the batch now being gathered is written. */
-  private pendingWritten: Promise<void> | undefined;
-  private resolvePending: (() => void) | undefined;
-  private rejectPending: ((error: unknown) => void) | undefined;
-  /** The batch being written, if any: the next one waits for it. */
+  /** The batch being written by a store that answers later, if any: the next one waits for it. */
   private inFlight: Promise<void> | undefined;
   private failure: unknown;
   /** Set by close(): the store is about to close, and a step abandoned by it must not write. */
@@ -35,22 +33,18 @@ export class StoreWriter {
   }
 
   /**
-   * A promise that resolves once every record added so far is in the store, or undefined when
-   * they already are. Recovery relies on awaiting it before a task's code starts.
+   * Writes what is pending now, and gives a promise that resolves once every record added so
+   * far is in the store, or undefined when it already is. Recovery relies on it before a
+   * task's code starts.
    */
   written(): Promise<void> | undefined {
+    this.writePending();
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.pending.length === 0) return this.inFlight;
-    this.pendingWritten ??= new Promise<void>((resolve, reject) => {
-      this.resolvePending = resolve;
-      this.rejectPending = reject;
-    });
-    return this.pendingWritten;
+    return this.inFlight;
   }
 
   /** Writes what is pending now, without waiting for the end of the turn. */
   flush(): Promise<void> | undefined {
-    this.writePending();
     return this.written();
   }
 
@@ -61,30 +55,41 @@ export class StoreWriter {
   }
 
   private writePending(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.failure !== undefined) return;
     const batch = this.pending;
-    const resolve = this.resolvePending;
-    const reject = this.rejectPending;
     this.pending = [];
-    this.pendingWritten = this.resolvePending = this.rejectPending = undefined;
     const previous = this.inFlight;
-    const write = (async () => {
-      if (previous) await previous;
-      await this.store.write(batch);
-    })();
-    const tracked = write.then(
+    if (!previous) {
+      let answer: Promise<void> | void;
+      try {
+        answer = this.store.write(batch);
+      } catch (error) {
+        return this.fail(error);
+      }
+      if (answer) this.track(answer);
+      return;
+    }
+    this.track(previous.then(() => this.store.write(batch)));
+  }
+
+  private track(write: Promise<void>): void {
+    const tracked: Promise<void> = write.then(
       () => {
         if (this.inFlight === tracked) this.inFlight = undefined;
-        resolve?.();
       },
       (error: unknown) => {
-        this.failure ??= error;
-        reject?.(error);
-        this.onError(error);
+        this.fail(error);
         throw error;
       },
     );
     tracked.catch(() => {});
     this.inFlight = tracked;
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    this.pending = [];
+    this.onError(error);
   }
 }

@@ -1,24 +1,27 @@
-import { createActor, type Actor } from 'xstate';
+import { createActor, fromTransition, type Actor, type ActorLogic, type InspectionEvent, type Observer } from 'xstate';
 import { eventLogic } from '../machines/event.machine.js';
 import { supervisorMachine } from '../machines/supervisor.machine.js';
-import { taskMachine, type TaskEvent } from '../machines/task.machine.js';
-import { CancelledError, EventorError, RunStalledError, StepTimeoutError, StoreError, UnknownNameError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
-import { RECORD_VERSION, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
-import type { Sequence } from '../model/spec.js';
-import { StepReplay, isFinal, type TaskStatus } from '../model/status.js';
+import { taskMachine, type TaskEvent, type TaskInput } from '../machines/task.machine.js';
+import { CancelledError, EventorError, RunStalledError, StepTimeoutError, StoreError, UnknownNameError, timeoutMessage, toErrorRecord, type ErrorRecord } from '../model/errors.js';
 import type { Logger } from '../model/logger.js';
+import { RECORD_VERSION, type EarlierOutcome, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
+import type { Sequence } from '../model/spec.js';
+import { isFinal, type TaskStatus } from '../model/status.js';
 import type { RecoveryState, Store } from '../store/store.js';
+import type { Executor } from '../executors/executor.js';
+import type { StepContext } from '../executors/step-context.js';
 import { Delays, MAX_TIMER_MS } from './delays.js';
 import { EventWaiters } from './event-waiters.js';
-import type { Executor } from '../executors/executor.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import { ReadyQueue } from './ready-queue.js';
 import { acquireAll, type ResourcePool } from './resource-pool.js';
-import type { StepContext } from '../executors/step-context.js';
 import { StoreWriter } from './store-writer.js';
 
 /** A listener of task transitions, as `subscribe()` registers it. */
 export type TransitionListener = (transition: TransitionRecord) => void;
+
+/** What the XState inspector (or any observer of inspection events) is given. */
+export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
 /** Work not finished yet, as `countTodos()` reports it. */
 export interface Todos {
@@ -31,32 +34,53 @@ export interface SupervisorOptions {
   /** The run this supervisor drives, as recorded; its status is written at every start and end of `run()`. */
   run: RunRecord;
   /** Recover mode: the tasks of the recovery being taken up, by task key, replayed by each step's recovery map. */
-  replay?: ReadonlyMap<string, TaskRecord>;
+  replay?: ReadonlyMap<string, EarlierOutcome>;
   store: Store;
   logger: Logger;
   host: string;
   executors: ReadonlyMap<string, Executor>;
   listeners: ReadonlySet<TransitionListener>;
+  /** Sees the supervisor, the run's lifecycle, every event actor and every task's transitions. */
+  inspect?: InspectObserver;
+}
+
+/** What the supervisor actor is told: the run's events, as XState events. */
+export type SupervisorEvent =
+  | { type: 'trigger'; event: string; sequence: Sequence }
+  | { type: 'task.outcome'; key: string; outcome: 'succeed' | 'fail'; result?: unknown; error?: ErrorRecord }
+  | { type: 'timer' }
+  | { type: 'cancel'; reason: string }
+  | { type: 'run'; triggers: readonly { event: string; sequence: Sequence }[] }
+  | { type: 'pump' };
+
+/** What the supervisor actor's snapshot shows: a summary of its run, plain data for inspectors. */
+export interface SupervisorSummary {
+  runId: string;
+  recovery: number;
+  live: number;
+  finished: number;
+  active: number;
 }
 
 type TaskActor = Actor<typeof taskMachine>;
 type EventActor = Actor<typeof eventLogic>;
+type TaskSnapshot = ReturnType<TaskActor['getSnapshot']>;
 
-/** A task that has not reached a final status: its actor, and where it stands in the queues. */
+/** A task that has not reached a final status: its actor, the snapshot last acted on, and where it stands in the queues. */
 interface LiveTask {
   readonly key: string;
-  readonly plan: StepPlan;
+  /** The step's name, by which the ready queue keeps each step's limit. */
   readonly step: string;
-  readonly sequence: Sequence;
+  readonly plan: StepPlan;
   readonly actor: TaskActor;
+  snapshot: TaskSnapshot;
   /** When it became ready; the ready queue starts tasks in this order. */
   order: number;
-  dueAt?: number;
   abort?: AbortController;
   /** Made the first time the task logs. */
   logger?: Logger;
-  /** A recovery's skip that waits for the resources its earlier run held, to take them again. */
-  replay?: TaskRecord;
+  /** Set while its code runs: an outcome for a try that is over is ignored. */
+  running: boolean;
 }
 
 /** An association to an event that waits for its delay. */
@@ -86,22 +110,43 @@ interface Session {
 /** The key of a task in the supervisor's maps and a recovery's replay map. */
 export const taskKey = (step: string, sequence: Sequence): string => `${step}\u0000${sequence}`;
 
+const statusOfSnapshot = (snapshot: TaskSnapshot): TaskStatus => snapshot.value as TaskStatus;
+
+
 /**
- * Owns one run: spawns the event and task actors, starts ready tasks within the limits,
- * keeps delays on one timer, writes every transition to the store and decides when a
- * `run()` is over. Finished task actors are stopped and dropped; only their final status
- * stays in memory, so a run's memory follows its live work, not its history.
+ * The supervisor's actor logic: every event of the run goes through XState to the runtime that
+ * owns the run, and the actor's snapshot is a summary of it.
+ */
+function supervisorLogic(runtime: Supervisor): ActorLogic<any, SupervisorEvent, unknown, any, any> {
+  return fromTransition<SupervisorSummary, SupervisorEvent, any, unknown, any>(
+    (_summary, event) => {
+      runtime.receive(event);
+      return runtime.summary();
+    },
+    () => runtime.summary(),
+  );
+}
+
+/**
+ * Owns one run: an XState actor (the supervisor) receives the run's events, spawns the event and
+ * task actors into its system, starts ready tasks within the limits, keeps delays on one timer,
+ * writes every machine's persisted snapshot to the store and decides when a `run()` is over.
+ * A task's status is whatever its machine says: the supervisor sends events and acts on the
+ * snapshot. Finished task actors stop; only their final status stays in memory, so a run's
+ * memory follows its live work, not its history.
  */
 export class Supervisor {
   readonly runId: string;
-  private readonly lifecycle = createActor(supervisorMachine).start();
+  /** The supervisor actor; every task, event and the lifecycle are actors of its system. */
+  readonly actor: Actor<ActorLogic<any, SupervisorEvent, unknown, any, any>>;
+  private readonly lifecycle: Actor<typeof supervisorMachine>;
   private readonly events = new Map<string, EventActor>();
   private readonly live = new Map<string, LiveTask>();
   private readonly finished = new Map<string, TaskStatus>();
   private readonly ready = new ReadyQueue<LiveTask>();
   /** Tasks waiting for resources, in the order they began to wait. */
   private acquiring: LiveTask[] = [];
-  private readonly due = new Delays<DueItem>(() => this.onTimer());
+  private readonly due = new Delays<DueItem>(() => this.actor.send({ type: 'timer' }));
   private readonly activeByStep = new Map<string, number>();
   private readonly writer: StoreWriter;
   private active = 0;
@@ -111,6 +156,9 @@ export class Supervisor {
   private session: Session | undefined;
   private cancelReason: string | undefined;
   private pumpScheduled = false;
+  /** Tasks whose machine went active and whose code starts once their records are written. */
+  private launching: LiveTask[] = [];
+  private launchScheduled = false;
   /** Steps waiting inside their code for events; they do not count against the concurrency limits. */
   private readonly waiters = new EventWaiters();
   /** Tasks a recovery replayed instead of running, in the current run(). */
@@ -121,8 +169,8 @@ export class Supervisor {
   private abandoned = false;
   /** Ends a run() whose event loop emptied with tasks still active: none of them can ever finish. */
   private readonly onBeforeExit = () => this.stalled();
-
   private readonly recovery: number;
+  private current: SupervisorSummary | undefined;
 
   constructor(
     private readonly plan: FlowPlan,
@@ -131,13 +179,72 @@ export class Supervisor {
     this.runId = options.run.runId;
     this.recovery = options.run.recovery;
     this.writer = new StoreWriter(options.store, (error) => this.failRun(error));
+    this.actor = createActor(supervisorLogic(this), { id: `supervisor:${this.runId}`, inspect: options.inspect });
+    this.lifecycle = createActor(supervisorMachine, { parent: this.actor, id: 'lifecycle' });
+    this.actor.start();
+    this.lifecycle.start();
+  }
+
+  /** The supervisor actor's snapshot: one object kept up to date, since the actor takes a new one on every event it receives. */
+  summary(): SupervisorSummary {
+    const summary = (this.current ??= { runId: this.runId, recovery: this.recovery, live: 0, finished: 0, active: 0 });
+    summary.live = this.live.size;
+    summary.finished = this.finished.size;
+    summary.active = this.active;
+    return summary;
+  }
+
+  /** Handles one event the supervisor actor received; a failure of the runtime itself ends the run rather than the actor. */
+  receive(event: SupervisorEvent): void {
+    try {
+      switch (event.type) {
+        case 'trigger':
+          this.markBusy();
+          this.enqueue({ kind: 'trigger', event: event.event, sequence: event.sequence });
+          break;
+        case 'task.outcome': {
+          const task = this.live.get(event.key);
+          if (task) this.finish(task, event.outcome === 'succeed' ? { type: 'succeed', at: Date.now(), result: event.result } : { type: 'fail', at: Date.now(), error: event.error as ErrorRecord });
+          break;
+        }
+        case 'timer':
+          this.releaseDue(Date.now());
+          this.armTimer();
+          break;
+        case 'cancel':
+          this.onCancel(event.reason);
+          break;
+        case 'run':
+          this.lifecycle.send({ type: 'run' });
+          this.recordRun('running');
+          for (const { event: name, sequence } of event.triggers) {
+            this.markBusy();
+            this.enqueue({ kind: 'trigger', event: name, sequence });
+          }
+          this.releaseDue(Date.now());
+          break;
+        case 'pump':
+          break;
+        default: {
+          // A machine that threw: XState stopped it and tells its parent, and the run cannot go on.
+          const type = (event as { type: string }).type;
+          if (type.startsWith('xstate.error.actor')) this.failRun((event as { error?: unknown }).error);
+          // The done events of finished tasks, relayed by XState to their parent: their snapshot was acted on already.
+          return;
+        }
+      }
+      this.pump();
+      this.checkSettled();
+    } catch (error) {
+      this.failRun(error);
+    }
   }
 
   /** The actor of an event, spawned the first time the event is triggered or one of its sources fires. */
   private eventActor(name: string): EventActor {
     let actor = this.events.get(name);
     if (!actor) {
-      actor = createActor(eventLogic, { input: { name, expr: this.plan.events.get(name)?.expr } });
+      actor = createActor(eventLogic, { input: { name, expr: this.plan.events.get(name)?.expr }, parent: this.actor, id: `event:${name}` });
       actor.on('fired', ({ sequence }) => this.onEventFired(name, sequence));
       this.events.set(name, actor.start());
     }
@@ -147,22 +254,16 @@ export class Supervisor {
   /** Fires `event` for `sequence`; its consequences join the run (and wait for `run()` if none is going). */
   trigger(event: string, sequence: Sequence): void {
     if (!this.plan.events.has(event)) throw new UnknownNameError('event', event, 'triggerEvent');
-    this.markBusy();
-    this.enqueue({ kind: 'trigger', event, sequence });
-    this.schedulePump();
+    this.actor.send({ type: 'trigger', event, sequence });
   }
 
-  /**
-   * Starts ready tasks on a later microtask. `trigger` is called by users and by running steps:
-   * starting code inside that call would nest each step inside the one that triggered it.
-   */
+  /** Starts ready tasks on a later microtask, once what made them ready is over. */
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     queueMicrotask(() => {
       this.pumpScheduled = false;
-      this.pump();
-      this.checkSettled();
+      this.actor.send({ type: 'pump' });
     });
   }
 
@@ -171,6 +272,8 @@ export class Supervisor {
    * first firing `triggers`: inside the run, so that a failure they replay counts in it.
    */
   run(maxLoops: number, triggers: readonly { event: string; sequence: Sequence }[] = []): Promise<boolean> {
+    const unknown = triggers.find(({ event }) => !this.plan.events.has(event));
+    if (unknown) return Promise.reject(new UnknownNameError('event', unknown.event, 'triggerEvent'));
     if (this.session) return Promise.reject(new EventorError('run() was called while the same Eventor is already running: await the first run() before calling it again'));
     let resolve!: (ok: boolean) => void;
     let reject!: (error: unknown) => void;
@@ -185,12 +288,7 @@ export class Supervisor {
     this.session = { maxLoops: maxLoops > 0 ? maxLoops : Infinity, loops: 0, busy: true, resolve, reject, ended };
     process.on('beforeExit', this.onBeforeExit);
     void ended.then(() => process.off('beforeExit', this.onBeforeExit));
-    this.lifecycle.send({ type: 'run' });
-    this.recordRun('running');
-    for (const { event, sequence } of triggers) this.trigger(event, sequence);
-    this.releaseDue(Date.now());
-    this.pump();
-    this.checkSettled();
+    this.actor.send({ type: 'run', triggers });
     return promise;
   }
 
@@ -201,36 +299,41 @@ export class Supervisor {
   async cancel(reason: string): Promise<void> {
     const session = this.session;
     if (!session) return;
+    this.actor.send({ type: 'cancel', reason });
+    await session.ended;
+  }
+
+  private onCancel(reason: string): void {
+    if (!this.session) return;
     this.cancelReason ??= reason;
     this.lifecycle.send({ type: 'cancel', reason });
     this.options.logger.info(`Cancelling: ${reason}; no new task starts, ${this.active} running task(s) are signalled`);
     for (const task of this.live.values()) task.abort?.abort(new CancelledError(reason));
-    this.checkSettled();
-    await session.ended;
+    this.options.logger.flush?.();
   }
 
   /**
-   * Takes up a recovery where it stopped (continue mode): finished tasks stay finished, events
-   * that fired stay fired, delays keep their due times, and tasks that were ready or active
-   * (interrupted) are ready again.
+   * Takes up a recovery where it stopped (continue mode): every unfinished task is restored by
+   * XState from its stored snapshot, finished tasks stay finished, events that fired stay
+   * fired, delays keep their due times, and tasks that were active (interrupted) are ready again.
    */
   restore(state: RecoveryState): void {
     for (const record of [...state.tasks].sort((a, b) => a.at - b.at)) {
-      const plan = this.plan.steps.get(record.step) as StepPlan;
-      const key = taskKey(record.step, record.sequence);
-      if (isFinal(record.status)) {
-        this.finished.set(key, record.status);
+      const { step, sequence } = record.context;
+      const plan = this.plan.steps.get(step) as StepPlan;
+      const key = taskKey(step, sequence);
+      if (isFinal(record.value)) {
+        this.finished.set(key, record.value);
         // A failure nothing handled still counts: continuing does not make a failed run succeed.
-        if (record.status === 'failure') this.lifecycle.send({ type: 'failure', handled: plan.handlesFailure, stop: plan.stopOnException, step: record.step, sequence: record.sequence });
+        if (record.value === 'failure') this.lifecycle.send({ type: 'failure', handled: plan.handlesFailure, stop: plan.stopOnException, step, sequence });
         continue;
       }
-      const waits = (record.status === 'waiting' || record.status === 'retrying') && record.dueAt !== undefined;
-      const task = this.spawnTask(plan, record.sequence, waits ? record.dueAt : undefined, record.attempts);
-      if (waits) this.due.push({ dueAt: record.dueAt as number, task });
-      else {
-        if (record.status === 'active') this.options.logger.warn(`[ Step ${record.step}/${record.sequence} ] was active when the run stopped; it runs again`);
-        this.onReady(task);
-      }
+      const actor = createActor(taskMachine, { snapshot: record, input: record.context, parent: this.actor, id: `task:${step}/${sequence}` });
+      const task = this.track(plan, key, actor.start());
+      if (record.value === 'active') {
+        this.options.logger.warn(`[ Step ${step}/${sequence} ] was active when the run stopped; it runs again`);
+        this.drive(task, { type: 'resume' });
+      } else this.enter(task);
     }
     for (const delay of state.delays) if (!delay.done) this.due.push({ dueAt: delay.dueAt, trigger: { event: delay.event, sequence: delay.sequence, dueAt: delay.dueAt } });
     for (const { event, sequence } of state.events) this.eventActor(event).send({ type: 'restore', sequence });
@@ -243,16 +346,17 @@ export class Supervisor {
   /** Work not finished: tasks waiting, ready or active, and delayed associations to events. */
   countTodos(): Todos {
     const byStep: Record<string, number> = {};
-    for (const task of this.live.values()) byStep[task.step] = (byStep[task.step] ?? 0) + 1;
+    for (const task of this.live.values()) byStep[task.plan.name] = (byStep[task.plan.name] ?? 0) + 1;
     let total = this.live.size;
     for (const item of this.due) if ('trigger' in item) total++;
     return { total, byStep };
   }
 
-  /** The final status of a task, if it has one. */
+  /** The status of a task as its machine says, if it has one. */
   statusOf(step: string, sequence: Sequence): TaskStatus | undefined {
     const key = taskKey(step, sequence);
-    return this.finished.get(key) ?? (this.live.get(key)?.actor.getSnapshot().value as TaskStatus | undefined);
+    const task = this.live.get(key);
+    return this.finished.get(key) ?? (task && statusOfSnapshot(task.snapshot));
   }
 
   /**
@@ -270,9 +374,12 @@ export class Supervisor {
     // A write that failed has already ended the run with its error; closing still goes on.
     await this.writer.flush()?.catch(() => undefined);
     this.writer.close();
-    for (const task of this.live.values()) task.actor.stop();
-    for (const actor of this.events.values()) actor.stop();
-    this.lifecycle.stop();
+    // The run's actors are children of the supervisor actor in XState's system, and only their parent may stop them.
+    const { stopChild } = (this.actor as unknown as { _actorScope: { stopChild(child: unknown): void } })._actorScope;
+    for (const task of this.live.values()) stopChild(task.actor);
+    for (const actor of this.events.values()) stopChild(actor);
+    stopChild(this.lifecycle);
+    this.actor.stop();
   }
 
   // -- events -------------------------------------------------------------------------------
@@ -307,7 +414,10 @@ export class Supervisor {
     const fired = events.find((event) => this.events.get(event)?.getSnapshot().context.fired.has(sequence));
     if (fired !== undefined) return Promise.resolve(fired);
     const task = waiter ? this.live.get(taskKey(waiter.step, waiter.sequence)) : undefined;
-    const waited = this.waiters.wait(events.map((event) => taskKey(event, sequence)), task?.step);
+    const waited = this.waiters.wait(
+      events.map((event) => taskKey(event, sequence)),
+      task?.plan.name,
+    );
     // Its slot is free now: what it waits for may start.
     if (task) this.schedulePump();
     return waited;
@@ -333,78 +443,71 @@ export class Supervisor {
 
   // -- tasks --------------------------------------------------------------------------------
 
+  /** A new task: its machine decides where it starts (waiting, ready, or a recovery's replayed outcome). */
   private addTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
     const key = taskKey(plan.name, sequence);
     if (this.live.has(key) || this.finished.has(key)) return;
-    const previous = this.options.replay?.get(key);
-    if (previous) {
-      const replay = plan.spec.recovery[previous.status] ?? (previous.status === 'success' ? StepReplay.skip : StepReplay.rerun);
-      // Only a finished task has an outcome to replay; one that never finished runs again.
-      if (replay === StepReplay.skip && isFinal(previous.status)) return this.replayTask(plan, sequence, previous);
-      // A delay that was already counting keeps its due time.
-      if (dueAt !== undefined && previous.dueAt !== undefined) dueAt = previous.dueAt;
+    const input: TaskInput = { step: plan.name, sequence, dueAt, retries: plan.retries, retryDelayMs: plan.retryDelayMs, retryBackoff: plan.retryBackoff, timeoutMs: plan.timeoutMs };
+    const earlier = this.options.replay?.get(key);
+    if (earlier) {
+      input.earlier = earlier;
+      input.replay = plan.spec.recovery;
+      if (keptClaims(plan).length > 0) input.reclaims = true;
     }
-    const task = this.spawnTask(plan, sequence, dueAt);
-    if (dueAt !== undefined) {
-      this.recordTask(task, 'waiting');
-      this.due.push({ dueAt: dueAt as number, task });
-      this.armTimer();
-    } else {
-      this.onReady(task);
-    }
+    const actor = createActor(taskMachine, { input, parent: this.actor, id: `task:${plan.name}/${sequence}` });
+    const task = this.track(plan, key, actor);
+    actor.start();
+    this.settle(task);
   }
 
-  /**
-   * Spawns a task actor from a resolved state rather than the initial one: new tasks and tasks
-   * restored from the store take the same path, and no eventless transition picks the state.
-   */
-  private spawnTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined, attempts = 0): LiveTask {
-    const key = taskKey(plan.name, sequence);
-    const input = { step: plan.name, sequence, dueAt };
-    const snapshot = taskMachine.resolveState({ value: dueAt === undefined ? 'ready' : 'waiting', context: { ...input, attempts } });
-    const actor = createActor(taskMachine, { snapshot, input }).start();
-    const task: LiveTask = { key, plan, step: plan.name, sequence, actor, order: 0, dueAt };
+  /** Keeps a live task; its actor is started by the caller. */
+  private track(plan: StepPlan, key: string, actor: TaskActor): LiveTask {
+    const task: LiveTask = { key, step: plan.name, plan, actor, snapshot: actor.getSnapshot(), order: 0, running: false };
     this.live.set(key, task);
     this.markBusy();
     return task;
   }
 
-  /**
-   * A recovery's skip: the task takes its earlier outcome without running, and its triggers fire
-   * as they did. It keeps what its earlier run kept of its pools (a lock step whose `releases` is
-   * `[]` holds its lock again, waiting for it like any task), so that no other step enters what
-   * the lock guards before the step that gives it back has run; and gives back what it gave back.
-   */
-  private replayTask(plan: StepPlan, sequence: Sequence, previous: TaskRecord): void {
-    const task = this.spawnTask(plan, sequence, undefined);
-    this.skipped++;
-    if (this.options.logger.enabled('info')) {
-      this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Skipped: ${previous.status} in recovery ${previous.recovery}, outcome kept`);
-    }
-    const kept = keptClaims(plan);
-    if (kept.length > 0 && (this.acquiring.some((waiting) => waiting.plan.acquires.some(([pool]) => kept.some(([held]) => held === pool))) || !acquireAll(kept))) {
-      task.replay = previous;
-      this.acquiring.push(task);
-      return;
-    }
-    this.concludeReplay(task, previous);
+  /** Sends `event` to a task's machine and acts on what it decided; a refused event changes nothing. */
+  private drive(task: LiveTask, event: TaskEvent): boolean {
+    const before = task.snapshot;
+    task.actor.send(event);
+    if (task.actor.getSnapshot() === before) return false;
+    this.settle(task);
+    return true;
   }
 
-  /** Ends a recovery's skip once it holds again what its earlier run kept. */
-  private concludeReplay(task: LiveTask, previous: TaskRecord): void {
-    for (const [pool, amount] of givenBackClaims(task.plan)) pool.release(amount);
-    this.fireAll(task.plan.triggers.ready, task.sequence);
-    this.fireAll(task.plan.triggers.active, task.sequence);
-    const status = previous.status === 'failure' ? 'failure' : 'success';
-    this.conclude(task, { type: 'skip', status, result: previous.result, error: previous.error });
-    this.schedulePump();
+  /** Records the task's new snapshot and acts on its status. */
+  private settle(task: LiveTask): void {
+    task.snapshot = task.actor.getSnapshot();
+    this.recordTask(task);
+    this.enter(task);
   }
 
-  private onReady(task: LiveTask): void {
-    task.order = this.readyOrder++;
-    this.recordTask(task, 'ready');
-    this.ready.push(task);
-    this.fireAll(task.plan.triggers.ready, task.sequence);
+  /** What the runtime does for a task in each status its machine can reach. */
+  private enter(task: LiveTask): void {
+    const { snapshot, plan } = task;
+    const sequence = snapshot.context.sequence;
+    switch (statusOfSnapshot(snapshot)) {
+      case 'waiting':
+      case 'retrying':
+        this.due.push({ dueAt: snapshot.context.dueAt ?? 0, task });
+        this.armTimer();
+        return;
+      case 'ready':
+        task.order = this.readyOrder++;
+        this.ready.push(task);
+        this.fireAll(plan.triggers.ready, sequence);
+        return;
+      case 'acquiring':
+        this.acquiring.push(task);
+        return;
+      case 'active':
+        return this.onActive(task);
+      case 'success':
+      case 'failure':
+        return this.conclude(task);
+    }
   }
 
   private readonly canStart = (step: string): boolean => {
@@ -412,10 +515,16 @@ export class Supervisor {
     return (this.activeByStep.get(step) ?? 0) - this.waiters.parkedOf(step) < plan.maxConcurrent;
   };
 
+  private hasSlot(): boolean {
+    return this.active - this.waiters.parked < this.plan.maxConcurrent;
+  }
+
   /**
-   * Starts ready tasks while the run is going and the limits allow. Tasks waiting for resources
-   * go first, in the order they began to wait; one that cannot start yet holds its pools for
-   * those behind it, so that a task needing much is not starved by many needing little.
+   * Offers ready tasks a start while the run is going and the limits allow; each task's machine
+   * decides, by whether its resources could be taken, to go active or to wait in `acquiring`.
+   * Tasks waiting for resources go first, in the order they began to wait; one that cannot start
+   * yet holds its pools for those behind it, so that a task needing much is not starved by many
+   * needing little.
    */
   private pump(): void {
     if (!this.session || !this.lifecycle.getSnapshot().matches('running')) return;
@@ -423,153 +532,174 @@ export class Supervisor {
     const isBlocked = (task: LiveTask) => task.plan.acquires.some(([pool]) => blocked.has(pool));
     const block = (task: LiveTask) => task.plan.acquires.forEach(([pool]) => blocked.add(pool));
     if (this.acquiring.length > 0) {
+      const waiting = this.acquiring;
+      this.acquiring = [];
       const still: LiveTask[] = [];
-      for (const task of this.acquiring) {
-        if (task.replay) {
-          // A skip runs nothing, so only its pools hold it back, not the concurrency limits.
-          if (!isBlocked(task) && acquireAll(keptClaims(task.plan))) this.concludeReplay(task, task.replay);
-          else {
-            still.push(task);
-            block(task);
-          }
-        } else if (this.active - this.waiters.parked < this.plan.maxConcurrent && this.canStart(task.step) && !isBlocked(task) && acquireAll(task.plan.acquires)) this.start(task);
-        else {
-          still.push(task);
-          block(task);
+      for (const task of waiting) {
+        // A recovery's skip runs nothing, so only its pools hold it back, not the concurrency limits.
+        const replays = task.snapshot.context.replayed !== undefined;
+        const claims = replays ? keptClaims(task.plan) : task.plan.acquires;
+        const may = replays || (this.hasSlot() && this.canStart(task.plan.name));
+        if (may && !isBlocked(task) && acquireAll(claims)) {
+          if (!this.drive(task, { type: 'start', at: Date.now(), granted: true })) for (const [pool, amount] of claims) pool.release(amount);
+          continue;
         }
+        still.push(task);
+        block(task);
       }
-      this.acquiring = still;
+      this.acquiring = still.concat(this.acquiring);
     }
-    while (this.active - this.waiters.parked < this.plan.maxConcurrent && this.ready.size > 0) {
+    while (this.hasSlot() && this.ready.size > 0) {
       const task = this.ready.take(this.canStart);
       if (!task) break;
-      if (task.plan.acquires.length > 0 && (isBlocked(task) || !acquireAll(task.plan.acquires))) {
-        task.actor.send({ type: 'wait' });
-        this.recordTask(task, 'acquiring');
-        this.acquiring.push(task);
-        block(task);
-        continue;
-      }
-      this.start(task);
+      const { acquires } = task.plan;
+      const granted = acquires.length === 0 || (!isBlocked(task) && acquireAll(acquires));
+      this.drive(task, { type: 'start', at: Date.now(), granted });
+      if (!granted) block(task);
     }
   }
 
-  private start(task: LiveTask): void {
+  /** The machine made the task active: its code starts once that is on record. */
+  private onActive(task: LiveTask): void {
+    const { plan } = task;
+    const { sequence } = task.snapshot.context;
     this.active++;
-    this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 0) + 1);
-    task.actor.send({ type: 'start' });
-    this.recordTask(task, 'active');
-    if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Trying to run`);
-    this.fireAll(task.plan.triggers.active, task.sequence);
-    this.execute(task).catch((error: unknown) => this.failRun(error));
+    this.activeByStep.set(plan.name, (this.activeByStep.get(plan.name) ?? 0) + 1);
+    task.running = true;
+    if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${plan.name}/${sequence} ] Trying to run`);
+    this.fireAll(plan.triggers.active, sequence);
+    this.launching.push(task);
+    if (this.launchScheduled) return;
+    this.launchScheduled = true;
+    // One write for every task that went active in this turn, then their code starts.
+    queueMicrotask(() => this.launch());
+  }
+
+  private launch(): void {
+    this.launchScheduled = false;
+    const tasks = this.launching;
+    this.launching = [];
+    let persisted: Promise<void> | undefined;
+    try {
+      // Recovery depends on this order: a task is on record as active before its code starts.
+      persisted = this.writer.written();
+    } catch (error) {
+      return this.failRun(error);
+    }
+    if (persisted) {
+      persisted.then(
+        () => this.executeAll(tasks),
+        () => undefined,
+      );
+    } else this.executeAll(tasks);
+  }
+
+  private executeAll(tasks: readonly LiveTask[]): void {
+    for (const task of tasks) {
+      if (!task.running || this.abandoned || this.broken) continue;
+      this.execute(task).catch((error: unknown) => this.failRun(error));
+    }
   }
 
   private async execute(task: LiveTask): Promise<void> {
-    // Recovery depends on this order: a task is on record as active before its code starts.
-    const persisted = this.writer.written();
-    if (persisted) await persisted;
     const { plan } = task;
-    // Only a step with a timeout needs the clock read: the chain's hot path stays without it.
-    const startedAt = plan.timeoutMs === undefined ? 0 : performance.now();
+    const { sequence, deadlineAt } = task.snapshot.context;
     const executor = this.options.executors.get(plan.executor) as Executor;
     const context = this.contextOf(task);
     let timer: NodeJS.Timeout | undefined;
-    if (plan.timeoutMs !== undefined) {
+    if (deadlineAt !== undefined) {
       const controller = this.abortOf(task);
-      const timeoutMs = plan.timeoutMs;
-      const deadline = Date.now() + timeoutMs;
       // Node fires a timer of more than 2^31 - 1 ms at once: a longer timeout waits in several timers.
       const arm = (): void => {
-        const left = deadline - Date.now();
-        timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => controller.abort(new StepTimeoutError(timeoutMessage(task.step, task.sequence, timeoutMs))), left);
+        const left = deadlineAt - Date.now();
+        timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => controller.abort(new StepTimeoutError(timeoutMessage(plan.name, sequence, plan.timeoutMs as number))), left);
       };
       arm();
     }
-    let outcome: TaskEvent;
+    let outcome: SupervisorEvent;
     try {
       const result = await executor.run({ step: plan.spec, context, envvarPrefix: this.plan.config.envvarPrefix, timeoutMs: plan.timeoutMs, killGraceMs: this.plan.config.killGrace * 1000 });
-      // A step that blocked the thread past its deadline kept the timer from firing: the clock decides.
-      if (plan.timeoutMs !== undefined && performance.now() - startedAt > plan.timeoutMs) throw new StepTimeoutError(timeoutMessage(task.step, task.sequence, plan.timeoutMs));
-      outcome = { type: 'succeed', result };
+      outcome = { type: 'task.outcome', key: task.key, outcome: 'succeed', result };
     } catch (thrown) {
-      outcome = { type: 'fail', error: toErrorRecord(thrown) };
+      outcome = { type: 'task.outcome', key: task.key, outcome: 'fail', error: toErrorRecord(thrown) };
     } finally {
       clearTimeout(timer);
       // Each try gets its own signal: a retry must not start aborted by the try before.
       task.abort = undefined;
     }
-    this.finish(task, outcome);
+    this.actor.send(outcome);
   }
 
+  /** A try ended: the machine decides from its outcome whether the task succeeded, failed or retries. */
   private finish(task: LiveTask, outcome: TaskEvent): void {
-    if (this.abandoned) return;
+    if (this.abandoned || !task.running) return;
+    task.running = false;
     this.active--;
-    this.activeByStep.set(task.step, (this.activeByStep.get(task.step) ?? 1) - 1);
+    this.activeByStep.set(task.plan.name, (this.activeByStep.get(task.plan.name) ?? 1) - 1);
     for (const [pool, amount] of task.plan.releases) pool.release(amount);
     if (outcome.type === 'succeed' && outcome.result !== undefined) {
       try {
         this.options.store.assertStorable(outcome.result);
       } catch (thrown) {
-        outcome = { type: 'fail', error: toErrorRecord(thrown) };
+        outcome = { type: 'fail', at: outcome.at, error: toErrorRecord(thrown) };
       }
     }
-    const attempts = task.actor.getSnapshot().context.attempts;
-    if (outcome.type === 'fail' && attempts <= task.plan.retries && this.lifecycle.getSnapshot().matches('running')) this.retry(task, outcome.error, attempts);
-    else this.conclude(task, outcome);
-    this.pump();
-    this.checkSettled();
+    if (outcome.type === 'fail') outcome.stopping = !this.lifecycle.getSnapshot().matches('running');
+    const attempts = task.snapshot.context.attempts;
+    this.drive(task, outcome);
+    if (statusOfSnapshot(task.snapshot) === 'retrying') {
+      const { error, dueAt } = task.snapshot.context;
+      const retries = task.plan.retries;
+      const delay = ((dueAt ?? 0) - ('at' in outcome ? outcome.at : Date.now())) / 1000;
+      this.taskLogger(task).warn(`[ Step ${task.plan.name}/${task.snapshot.context.sequence} ] Try ${attempts} of ${retries + 1} failed (${error?.name}: ${error?.message}); retrying in ${delay} s`);
+    }
   }
 
-  /** A failed try with tries left: the task waits in `retrying`, then is ready again. */
-  private retry(task: LiveTask, error: ErrorRecord, attempts: number): void {
-    const { plan } = task;
-    const delayMs = plan.retryDelayMs * plan.retryBackoff ** (attempts - 1);
-    const retryAt = Date.now() + delayMs;
-    task.actor.send({ type: 'fail', error, retryAt });
-    task.dueAt = retryAt;
-    this.recordTask(task, 'retrying', undefined, error);
-    this.taskLogger(task).warn(`[ Step ${task.step}/${task.sequence} ] Try ${attempts} of ${plan.retries + 1} failed (${error.name}: ${error.message}); retrying in ${delayMs / 1000} s`);
-    this.due.push({ dueAt: retryAt, task });
-    this.armTimer();
-  }
-
-  /** Takes a task to its final status: records it, lets it go from memory, fires its triggers. */
-  private conclude(task: LiveTask, outcome: TaskEvent): void {
-    task.actor.send(outcome);
-    const snapshot = task.actor.getSnapshot();
-    const status = snapshot.value as TaskStatus;
+  /** The machine reached a final status: the task leaves memory but for its status, and its triggers fire. */
+  private conclude(task: LiveTask): void {
+    const { snapshot, plan } = task;
+    const { sequence, skippedFrom, error } = snapshot.context;
+    const status = statusOfSnapshot(snapshot);
     this.live.delete(task.key);
     this.finished.set(task.key, status);
-    task.actor.stop();
-    this.recordTask(task, status, snapshot.context.result, snapshot.context.error, snapshot.context.skipped);
+    if (skippedFrom !== undefined) {
+      // A skip: the task takes its earlier outcome without running, and its triggers fire as they did.
+      this.skipped++;
+      if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${plan.name}/${sequence} ] Skipped: ${status} in recovery ${skippedFrom}, outcome kept`);
+      for (const [pool, amount] of givenBackClaims(plan)) pool.release(amount);
+      this.fireAll(plan.triggers.ready, sequence);
+      this.fireAll(plan.triggers.active, sequence);
+    }
     if (status === 'success') {
-      if (!snapshot.context.skipped && this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${task.step}/${task.sequence} ] Completed, status: success`);
+      if (skippedFrom === undefined && this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${plan.name}/${sequence} ] Completed, status: success`);
     } else {
-      if (!snapshot.context.skipped) this.logFailure(task, snapshot.context.error);
+      if (skippedFrom === undefined) this.logFailure(task, error);
       const wasRunning = this.lifecycle.getSnapshot().matches('running');
-      this.lifecycle.send({ type: 'failure', handled: task.plan.handlesFailure, stop: task.plan.stopOnException, step: task.step, sequence: task.sequence });
+      this.lifecycle.send({ type: 'failure', handled: plan.handlesFailure, stop: plan.stopOnException, step: plan.name, sequence });
       if (wasRunning && this.lifecycle.getSnapshot().matches('stopping')) {
-        this.options.logger.info(`Stopping: step ${task.step}/${task.sequence} failed; no new task starts, ${this.active} running task(s) may finish`);
+        this.options.logger.info(`Stopping: step ${plan.name}/${sequence} failed; no new task starts, ${this.active} running task(s) may finish`);
       }
     }
-    this.fireAll(task.plan.triggers[status], task.sequence);
+    this.fireAll(plan.triggers[status], sequence);
   }
 
   private logFailure(task: LiveTask, error: ErrorRecord | undefined): void {
     const logger = this.taskLogger(task);
-    logger.error(`[ Step ${task.step}/${task.sequence} ] Completed, status: failure`);
+    const { step, sequence } = task.snapshot.context;
+    logger.error(`[ Step ${step}/${sequence} ] Completed, status: failure`);
     if (error) logger.error(error.stack && error.stack.includes(error.message) ? error.stack : `${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`);
   }
 
   private taskLogger(task: LiveTask): Logger {
-    return (task.logger ??= this.options.logger.child(`Task-${task.step}(${task.sequence})`, { step: task.step, sequence: task.sequence }));
+    const { step, sequence } = task.snapshot.context;
+    return (task.logger ??= this.options.logger.child(`Task-${step}(${sequence})`, { step, sequence }));
   }
 
   private contextOf(task: LiveTask): StepContext {
     const supervisor = this;
     return {
-      name: task.step,
-      sequence: task.sequence,
+      name: task.plan.name,
+      sequence: task.snapshot.context.sequence,
       recovery: this.recovery,
       runId: this.runId,
       host: this.options.host,
@@ -591,26 +721,35 @@ export class Supervisor {
     return task.abort;
   }
 
-  private recordTask(task: LiveTask, status: TaskStatus, result?: unknown, error?: ErrorRecord, skipped?: boolean): void {
+  /**
+   * Writes the task machine's persisted snapshot. A store that keeps records in this process
+   * gets the snapshot as it is: XState's persisting walks the context, results included, by
+   * recursion, and a result kept in memory may be deep or hold cycles; what a durable store
+   * gets has passed `assertStorable` first.
+   */
+  private recordTask(task: LiveTask): void {
     const at = Date.now();
+    const snapshot = task.snapshot;
+    const persisted = (this.options.store.durable ? task.actor.getPersistedSnapshot() : snapshot) as TaskSnapshot;
     const record: TaskRecord = {
       v: RECORD_VERSION,
       kind: 'task',
       runId: this.runId,
       recovery: this.recovery,
-      step: task.step,
-      sequence: task.sequence,
-      status,
-      attempts: task.actor.getSnapshot().context.attempts,
       at,
+      status: persisted.status as TaskRecord['status'],
+      value: persisted.value as TaskStatus,
+      context: persisted.context,
+      children: {},
+      historyValue: {},
+      output: undefined,
+      error: undefined,
     };
-    if (task.dueAt !== undefined) record.dueAt = task.dueAt;
-    if (result !== undefined) record.result = result;
-    if (error !== undefined) record.error = error;
-    if (skipped) record.skipped = true;
     this.writer.add(record);
     if (this.options.listeners.size > 0) {
-      const transition: TransitionRecord = { runId: this.runId, step: task.step, sequence: task.sequence, status, result, error, host: this.options.host, at };
+      const { step, sequence, result, error } = snapshot.context;
+      const status = statusOfSnapshot(snapshot);
+      const transition: TransitionRecord = { runId: this.runId, step, sequence, status, result: status === 'success' ? result : undefined, error: isFinal(status) || status === 'retrying' ? error : undefined, host: this.options.host, at };
       const { acquires, releases } = task.plan;
       if (acquires.length > 0 || releases.length > 0) transition.pools = Object.fromEntries([...acquires, ...releases].map(([pool]) => [pool.name, pool.state()]));
       for (const listener of this.options.listeners) {
@@ -632,16 +771,14 @@ export class Supervisor {
     this.armTimer();
   }
 
-  /** Moves everything due by `now` on: tasks become ready, delayed events fire. */
+  /** Moves everything due by `now` on: each task's machine is told, delayed events fire. */
   private releaseDue(now: number): void {
     // A stopping run starts nothing, so its delays stay waiting, on record for a recovery.
     if (!this.lifecycle.getSnapshot().matches('running')) return;
     for (const item of this.due.takeDue(now)) {
       this.markBusy();
       if ('task' in item) {
-        const task = item.task;
-        task.actor.send({ type: 'due' });
-        this.onReady(task);
+        this.drive(item.task, { type: 'due', at: now });
       } else {
         const { event, sequence, dueAt } = item.trigger;
         this.writer.add({ v: RECORD_VERSION, kind: 'delay', runId: this.runId, recovery: this.recovery, event, sequence, dueAt, done: true });
@@ -654,13 +791,6 @@ export class Supervisor {
   private armTimer(): void {
     if (this.session) this.due.arm();
     else this.due.disarm();
-  }
-
-  private onTimer(): void {
-    this.releaseDue(Date.now());
-    this.armTimer();
-    this.pump();
-    this.checkSettled();
   }
 
   // -- the end of a run ---------------------------------------------------------------------
@@ -691,10 +821,10 @@ export class Supervisor {
       }
       if (session.loops < session.maxLoops) return this.armTimer();
     }
-    this.settle();
+    this.settleRun();
   }
 
-  private settle(): void {
+  private settleRun(): void {
     const session = this.session as Session;
     this.session = undefined;
     this.due.disarm();
@@ -706,6 +836,7 @@ export class Supervisor {
     if (this.skipped > 0) this.options.logger.info(`Skipped ${this.skipped} task(s) whose earlier outcome the recovery kept`);
     this.skipped = 0;
     this.options.logger.info(`Processing finished with: ${ok ? 'success' : 'failure'}; outstanding tasks: ${outstanding}`);
+    this.options.logger.flush?.();
     const flushed = this.writer.flush();
     if (flushed) flushed.then(() => session.resolve(ok), session.reject);
     else session.resolve(ok);
@@ -715,7 +846,7 @@ export class Supervisor {
     const counts: TaskCounts = {};
     for (const finished of this.finished.values()) counts[finished] = (counts[finished] ?? 0) + 1;
     for (const task of this.live.values()) {
-      const value = task.actor.getSnapshot().value as TaskStatus;
+      const value = statusOfSnapshot(task.snapshot);
       counts[value] = (counts[value] ?? 0) + 1;
     }
     this.writer.add({ ...this.options.run, status, counts, updatedAt: Date.now() });
@@ -744,7 +875,7 @@ export class Supervisor {
   private stalled(): void {
     const session = this.session;
     if (!session) return;
-    const stuck = [...this.live.values()].filter((task) => task.actor.getSnapshot().value === 'active').map((task) => `${task.step}/${task.sequence}`);
+    const stuck = [...this.live.values()].filter((task) => task.running).map((task) => `${task.plan.name}/${task.snapshot.context.sequence}`);
     const error = new RunStalledError(
       `run ${this.runId} cannot finish: ${stuck.length} step(s) still active (${stuck.join(', ') || 'none'}) await promises that nothing is left to settle, and Node's event loop emptied. ` +
         'Make each step settle (resolve or reject), or give it config.timeout; recover the run to run these steps again',
@@ -763,8 +894,8 @@ export class Supervisor {
   private abandon(graceMs: number): void {
     this.abandoned = true;
     for (const task of this.live.values()) {
-      if (task.actor.getSnapshot().value !== 'active') continue;
-      this.taskLogger(task).warn(`[ Step ${task.step}/${task.sequence} ] Still running ${graceMs / 1000} s after close() asked it to stop: abandoned, and on record as active (interrupted); recover the run to run it again`);
+      if (!task.running) continue;
+      this.taskLogger(task).warn(`[ Step ${task.plan.name}/${task.snapshot.context.sequence} ] Still running ${graceMs / 1000} s after close() asked it to stop: abandoned, and on record as active (interrupted); recover the run to run it again`);
     }
     const session = this.session;
     if (!session) return;
@@ -773,9 +904,6 @@ export class Supervisor {
     session.resolve(false);
   }
 }
-
-const timeoutMessage = (step: string, sequence: Sequence, timeoutMs: number) =>
-  `step '${step}' (sequence ${sequence}) timed out after ${timeoutMs / 1000} s: give it a longer config.timeout, or make it faster`;
 
 /** Per pool, what a task's run keeps (acquired and not given back); `acquires` and `releases` may name different pools. */
 function netClaims(plan: StepPlan): Map<ResourcePool, number> {

@@ -1,13 +1,14 @@
 import { currentStep } from '../executors/step-context.js';
-import type { ResourcePool } from '../actors/resource-pool.js';
+import { ResourcePool } from '../actors/resource-pool.js';
+import { FlowRuntime, type RunSummary } from '../actors/runtime.js';
 import type { Todos, TransitionListener } from '../actors/supervisor.js';
-import type { StepConfig } from '../model/config.js';
+import { resolveRunConfig, type StepConfig } from '../model/config.js';
 import { describe, DuplicateNameError, EventorError, ForeignReferenceError, ValidationError } from '../model/errors.js';
-import { type ExprNode } from '../model/expr.js';
-import type { StepFunction } from '../model/spec.js';
-import { RunMode, isFinal, type StepReplay, type TaskStatus } from '../model/status.js';
+import type { Expr, ExprNode } from '../model/expr.js';
+import type { AssocSpec, EventSpec, FlowSpec, StepFunction, StepSpec } from '../model/spec.js';
+import { RunMode, type StepReplay, type TaskStatus } from '../model/status.js';
 import { renderMermaid, type Graph } from '../observe/mermaid.js';
-import { Eventor, type EventorOptions, type RunSummary } from './eventor.js';
+import type { EventorOptions } from './eventor.js';
 
 /** A requirement on a sibling: `[step, status]`, or an event made with `addEvent`. */
 export type Requirement = readonly [SequentStep, RequireStatus] | SequentEvent;
@@ -138,7 +139,13 @@ function eventsOf(requires: unknown): SequentEvent[] {
 }
 
 /** Declares a compiled event once, whatever asks for it first; returns its name. */
-type DeclareEvent = (name: string, options?: { expr?: unknown }) => string;
+type DeclareEvent = (name: string, expr?: Expr) => string;
+
+/** What a Sequent compiles into: the flow, and the user's pools by name. */
+interface Compiled {
+  spec: FlowSpec;
+  pools: Map<string, ResourcePool>;
+}
 
 /** The event that starts the top of the flow; inner containers start with `<path>:start`. */
 const START = ':start';
@@ -147,8 +154,8 @@ const eventName = (node: Node, status: string) => `${node.path}:${status}`;
 /**
  * Flows of nested steps: "A1 and A2 run side by side, then B, and when B succeeds C1 and C2".
  * Containers run their children once per repeat, one repeat after the other. A Sequent compiles
- * to an Eventor flow (steps, events, associations) and runs on the same runtime, so it is
- * recovered the same way.
+ * to a FlowSpec (steps, events, associations; containers as container steps that the runtime
+ * runs) and runs on the same runtime as every dialect, so it is recovered the same way.
  * @example
  * const flow = new Sequent({ name: 'etl' });
  * const a1 = flow.addStep('A1', { command: ['./extract.sh', 'db1'] });
@@ -162,7 +169,8 @@ export class Sequent {
   private readonly options: SequentOptions;
   private readonly names = new Map<string, Node>();
   private readonly listeners = new Set<TransitionListener>();
-  private eventor: Eventor | undefined;
+  private runtime: FlowRuntime | undefined;
+  private compiled: Compiled | undefined;
   private lastRunId: string | undefined;
 
   constructor(options: SequentOptions = {}) {
@@ -183,7 +191,7 @@ export class Sequent {
 
   /** @internal */
   adopt<T extends SequentStep | SequentEvent>(parent: Container, child: T): T {
-    if (this.eventor) throw new EventorError(`Sequent '${this.name}' has run: add steps before the first run()`);
+    if (this.runtime) throw new EventorError(`Sequent '${this.name}' has run: add steps before the first run()`);
     if (!child.name || /[:\s]/.test(child.name)) throw new ValidationError(`'${child.name}' cannot name a step or event of a Sequent: use a name without ':' or spaces`);
     if (this.names.has(child.path)) throw new DuplicateNameError(child instanceof SequentEvent ? 'event' : 'step', child.path);
     const hosts = child instanceof SequentStep ? child.options.hosts : undefined;
@@ -199,7 +207,7 @@ export class Sequent {
 
   /** The id of the run, once `run()` has started one (or found one to recover). */
   get runId(): string {
-    return this.eventor?.runId ?? this.lastRunId ?? this.options.runId ?? '';
+    return this.runtime?.runId ?? this.lastRunId ?? this.options.runId ?? '';
   }
 
   /** The name of the step whose code calls it (`s1_s11_s111`). */
@@ -244,147 +252,155 @@ export class Sequent {
 
   /** Runs the flow; a later `run({ runMode: RunMode.recover })` recovers the run it made. */
   async run(options: SequentRunOptions = {}): Promise<boolean> {
-    if (this.eventor) {
-      this.lastRunId = this.eventor.runId;
-      await this.eventor.close();
-      this.eventor = undefined;
+    if (this.runtime) {
+      this.lastRunId = this.runtime.runId;
+      await this.runtime.close();
+      this.runtime = undefined;
     }
     const runMode = options.runMode ?? this.options.runMode;
     const runId = runMode && runMode !== RunMode.restart ? (this.lastRunId ?? this.options.runId) : this.options.runId;
-    const eventor = this.compile(runMode, runId);
-    this.eventor = eventor;
-    return eventor.run({ maxLoops: options.maxLoops });
+    const runtime = this.open(runMode, runId);
+    const { spec, pools } = this.compileOnce();
+    return runtime.run(() => spec, pools, options.maxLoops ?? 0, spec.triggers);
   }
 
   /** Work not finished yet, as `Eventor.countTodos()`. */
   async countTodos(): Promise<Todos> {
-    return this.eventor?.countTodos() ?? { total: 0, byStep: {} };
+    if (!this.runtime) return { total: 0, byStep: {} };
+    const { spec, pools } = this.compileOnce();
+    return this.runtime.countTodos(() => spec, pools);
   }
 
   /** The runs in this flow's store, as `Eventor.listRuns()`. */
   async listRuns(): Promise<RunSummary[]> {
-    if (this.eventor) return this.eventor.listRuns();
-    const eventor = this.compile(this.options.runMode, this.options.runId);
+    if (this.runtime) return this.runtime.listRuns();
+    const runtime = this.open(this.options.runMode, this.options.runId);
     try {
-      return await eventor.listRuns();
+      return await runtime.listRuns();
     } finally {
-      await eventor.close();
+      await runtime.close();
+      this.runtime = undefined;
     }
   }
 
   /** Stops a run that is going, as `Eventor.cancel()`. */
-  async cancel(reason?: string): Promise<void> {
-    await this.eventor?.cancel(reason);
+  async cancel(reason = 'cancelled by the user'): Promise<void> {
+    await this.runtime?.cancel(reason);
   }
 
   async close(): Promise<void> {
-    await this.eventor?.close();
+    await this.runtime?.close();
   }
 
-  /** Builds the Eventor flow this Sequent stands for. */
-  private compile(runMode: RunMode | undefined, runId: string | undefined): Eventor {
+  /** The flow as plain data, exactly as it will be validated and run. */
+  toSpec(): FlowSpec {
+    return this.compileOnce().spec;
+  }
+
+  private open(runMode: RunMode | undefined, runId: string | undefined): FlowRuntime {
     const { config, ...rest } = this.options;
-    const ev = new Eventor({ ...rest, name: this.name, runMode, runId, config: { envvarPrefix: 'SEQUENT_', ...config } });
-    for (const listener of this.listeners) ev.subscribe(listener);
+    const runtime = new FlowRuntime({ ...rest, name: this.name, runMode, runId, config: { envvarPrefix: 'SEQUENT_', ...config } });
+    for (const listener of this.listeners) runtime.subscribe(listener);
+    this.runtime = runtime;
+    return runtime;
+  }
+
+  private compileOnce(): Compiled {
+    return (this.compiled ??= this.compile());
+  }
+
+  /** Builds the FlowSpec this Sequent stands for. */
+  private compile(): Compiled {
+    const events: EventSpec[] = [];
+    const steps: StepSpec[] = [];
+    const assocs: AssocSpec[] = [];
+    const pools = new Map<string, ResourcePool>();
     const declared = new Set<string>();
-    const event: DeclareEvent = (name, options) => {
+    const event: DeclareEvent = (name, expr) => {
       if (!declared.has(name)) {
         declared.add(name);
-        ev.addEvent(name, options as Parameters<Eventor['addEvent']>[1]);
+        events.push(expr === undefined ? { name } : { name, expr });
       }
       return name;
     };
-    this.compileContainer(ev, this.top, event);
-    ev.triggerEvent(START, 1);
-    return ev;
-  }
-
-  private compileContainer(ev: Eventor, container: Container, event: DeclareEvent): void {
-    const isTop = container === this.top;
-    const start = isTop ? START : eventName(container, 'start');
-    event(start);
-    const steps = container.children.filter((child): child is SequentStep => child instanceof SequentStep);
-    const handled = new Set<SequentStep>();
-    for (const child of container.children) {
-      const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
-      if (requires !== undefined) for (const [step, status] of pairsOf(requires)) if (status === 'failure' || status === 'complete') handled.add(step);
-    }
-    // Each child reports its statuses as events, for its siblings' requirements and the repeat's end.
-    for (const step of steps) for (const status of ['success', 'failure', 'ready', 'active'] as const) event(eventName(step, status));
-    for (const step of steps) event(eventName(step, 'complete'), { expr: { op: 'or', items: [eventName(step, 'success'), eventName(step, 'failure')] } });
-    for (const child of container.children) {
-      if (child instanceof SequentEvent) event(child.path, { expr: this.requirement(child, child.requires) });
-    }
-    if (!isTop) {
-      event(eventName(container, 'done'), { expr: steps.length ? { op: 'and', items: steps.map((step) => eventName(step, 'success')) } : undefined });
-      // A failure a sibling handles does not end the repeat: its handler runs first.
-      const unhandled = steps.filter((step) => !handled.has(step));
-      event(eventName(container, 'failed'), { expr: unhandled.length ? { op: 'or', items: unhandled.map((step) => eventName(step, 'failure')) } : undefined });
-    }
-    for (const step of steps) {
-      // Status events are the Sequent's own wiring, so they do not handle a failure; one that a
-      // sibling requires (`[step, 'failure']` or `'complete'`) does, as a trigger would.
-      const reports = { success: [eventName(step, 'success')], failure: [eventName(step, 'failure')], ready: [eventName(step, 'ready')], active: [eventName(step, 'active')] };
-      const triggers = handled.has(step) ? { failure: [eventName(step, 'failure')] } : {};
-      const { func, module, command, cwd, env, placeholders, args, kwargs, acquires, releases, recovery, config, delay } = step.options;
-      if (step.isContainer) {
-        ev.addStep(step.path, { func: this.containerCode(ev, step, this.handledIn(step)), triggers, reports, acquires, releases, recovery, config });
-        this.compileContainer(ev, step, event);
-      } else {
-        ev.addStep(step.path, { func, module, export: step.options.export, command, cwd, env, placeholders, args, kwargs, triggers, reports, acquires, releases, recovery, config });
+    const poolNames = (step: SequentStep, key: 'acquires' | 'releases'): [string, number][] | undefined =>
+      step.options[key]?.map(([pool, amount]): [string, number] => {
+        if (!(pool instanceof ResourcePool)) throw new ValidationError(`step '${step.path}' ${key} ${String(pool)} where a ResourcePool is needed: make one with new ResourcePool(name, { limit })`);
+        const known = pools.get(pool.name);
+        if (known && known !== pool) throw new DuplicateNameError('resource pool', pool.name);
+        pools.set(pool.name, pool);
+        return [pool.name, amount];
+      });
+    const compileContainer = (container: Container): void => {
+      const isTop = container === this.top;
+      const start = isTop ? START : eventName(container, 'start');
+      event(start);
+      const children = container.children.filter((child): child is SequentStep => child instanceof SequentStep);
+      const handled = handledIn(container);
+      // Each child reports its statuses as events, for its siblings' requirements and the repeat's end.
+      for (const step of children) for (const status of ['success', 'failure', 'ready', 'active'] as const) event(eventName(step, status));
+      for (const step of children) event(eventName(step, 'complete'), { op: 'or', items: [eventName(step, 'success'), eventName(step, 'failure')] });
+      for (const child of container.children) if (child instanceof SequentEvent) event(child.path, this.requirement(child, child.requires));
+      if (!isTop) {
+        event(eventName(container, 'done'), children.length ? { op: 'and', items: children.map((step) => eventName(step, 'success')) } : undefined);
+        // A failure a sibling handles does not end the repeat: its handler runs first.
+        const unhandled = children.filter((step) => !handled.has(step));
+        event(eventName(container, 'failed'), unhandled.length ? { op: 'or', items: unhandled.map((step) => eventName(step, 'failure')) } : undefined);
       }
-      const from = step.options.requires === undefined ? start : event(eventName(step, 'requires'), { expr: this.requirement(step, step.options.requires) });
-      ev.addAssoc(from, step.path, { delay: delay ?? 0 });
-    }
-  }
-
-  /**
-   * The code of a container: its repeats one after the other. A repeat is over when all its
-   * children succeeded (`done`), when one failed that nothing handles (`failed`), or when the
-   * run has nothing else to do: then it succeeded unless a child failed unhandled (steps that
-   * wait for a failure that never came simply do not run).
-   */
-  private containerCode(ev: Eventor, container: Container, handled: ReadonlySet<SequentStep>): StepFunction {
-    const steps = container.children.filter((child): child is SequentStep => child instanceof SequentStep);
-    return async () => {
-      if (steps.length === 0) return;
-      const { sequence } = currentStep();
-      for (const repeat of container.repeats) {
-        const inner = `${sequence}.${repeat}`;
-        const failed = () => new EventorError(`repeat ${repeat} of ${container.path} (sequence ${inner}) failed: one of its steps failed`);
-        ev.triggerEvent(eventName(container, 'start'), inner);
-        for (;;) {
-          const ended = await ev.waitForEvent([eventName(container, 'done'), eventName(container, 'failed')], inner);
-          if (ended === eventName(container, 'done')) break;
-          if (ended === eventName(container, 'failed')) throw failed();
-          const statuses = steps.map((step) => [step, ev.statusOf(step.path, inner)] as const);
-          if (statuses.some(([step, status]) => status === 'failure' && !handled.has(step))) throw failed();
-          // A child container still waiting for its own children ends first; then this one looks again.
-          if (statuses.every(([, status]) => status === undefined || isFinal(status))) break;
+      for (const step of children) {
+        // Status events are the Sequent's own wiring, so they do not handle a failure; one that a
+        // sibling requires (`[step, 'failure']` or `'complete'`) does, as a trigger would.
+        const reports = { success: [eventName(step, 'success')], failure: [eventName(step, 'failure')], ready: [eventName(step, 'ready')], active: [eventName(step, 'active')] };
+        const triggers = handled.has(step) ? { failure: [eventName(step, 'failure')] } : {};
+        const { func, module, command, cwd, env, placeholders, args, kwargs, recovery, config, delay } = step.options;
+        const common = { name: step.path, triggers, reports, recovery: recovery ?? {}, config: config ?? {}, acquires: poolNames(step, 'acquires'), releases: poolNames(step, 'releases') };
+        if (step.isContainer) {
+          const inner = step.children.filter((child): child is SequentStep => child instanceof SequentStep);
+          const innerHandled = handledIn(step);
+          steps.push({
+            ...common,
+            args: [],
+            container: {
+              repeats: [...step.repeats],
+              start: eventName(step, 'start'),
+              done: eventName(step, 'done'),
+              failed: eventName(step, 'failed'),
+              children: inner.map((child) => child.path),
+              handled: inner.filter((child) => innerHandled.has(child)).map((child) => child.path),
+            },
+          });
+          compileContainer(step);
+        } else {
+          const code: Partial<StepSpec> = { func, module, export: step.options.export, command, cwd, env, placeholders, kwargs };
+          for (const key of Object.keys(code) as (keyof StepSpec)[]) if (code[key] === undefined) delete code[key];
+          steps.push({ ...common, ...code, args: args ?? [] });
         }
+        const from = step.options.requires === undefined ? start : event(eventName(step, 'requires'), this.requirement(step, step.options.requires));
+        assocs.push({ event: from, delay: delay ?? 0, targets: [{ kind: 'step', name: step.path }] });
       }
     };
-  }
-
-  /** The children of a container whose failure a sibling handles, by requiring it. */
-  private handledIn(container: Container): Set<SequentStep> {
-    const handled = new Set<SequentStep>();
-    for (const child of container.children) {
-      const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
-      if (requires !== undefined) for (const [step, status] of pairsOf(requires)) if (status === 'failure' || status === 'complete') handled.add(step);
-    }
-    return handled;
+    compileContainer(this.top);
+    const spec: FlowSpec = {
+      name: this.name,
+      events,
+      steps,
+      assocs,
+      triggers: [{ event: START, sequence: '1' }],
+      pools: [...pools.values()].map((pool) => ({ name: pool.name, limit: pool.limit })),
+      config: resolveRunConfig({ envvarPrefix: 'SEQUENT_', ...this.options.config }),
+    };
+    return { spec, pools };
   }
 
   /** A requirement list as an expression over the compiled events. */
-  private requirement(owner: Node, requires: Requires): never {
+  private requirement(owner: Node, requires: Requires): Expr {
     const atom = (requirement: Requirement): string => {
       if (requirement instanceof SequentEvent) return this.sibling(owner, requirement).path;
       const [step, status] = requirement as readonly [SequentStep, RequireStatus];
       if (!(step instanceof SequentStep)) throw new ValidationError(`the requires of '${owner.path}' hold ${String(step)} where a step or an event of this Sequent is needed`);
       return eventName(this.sibling(owner, step), status);
     };
-    const convert = (item: Requirement | ExprNode<Requirement> | readonly unknown[]): unknown => {
+    const convert = (item: Requirement | ExprNode<Requirement> | readonly unknown[]): Expr => {
       if (Array.isArray(item) && item.length === 2 && item[0] instanceof SequentStep) return atom(item as unknown as Requirement);
       if (Array.isArray(item)) return { op: 'and', items: item.map((part) => convert(part as Requirement)) };
       if (item instanceof SequentEvent) return atom(item);
@@ -392,7 +408,7 @@ export class Sequent {
       if (node && typeof node === 'object' && 'op' in node) return { op: node.op, items: node.items.map((part) => convert(part as Requirement)) };
       throw new ValidationError(`the requires of '${owner.path}' hold ${describe(item)}: give [step, status] pairs, events, or or(...) of them`);
     };
-    return convert(requires as unknown as Requirement) as never;
+    return convert(requires as unknown as Requirement);
   }
 
   /** Checks that a required step or event is a sibling of the one that requires it. */
@@ -403,4 +419,14 @@ export class Sequent {
     }
     return required;
   }
+}
+
+/** The children of a container whose failure a sibling handles, by requiring it. */
+function handledIn(container: Container): Set<SequentStep> {
+  const handled = new Set<SequentStep>();
+  for (const child of container.children) {
+    const requires = child instanceof SequentEvent ? child.requires : child.options.requires;
+    if (requires !== undefined) for (const [step, status] of pairsOf(requires)) if (status === 'failure' || status === 'complete') handled.add(step);
+  }
+  return handled;
 }

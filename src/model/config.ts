@@ -39,6 +39,12 @@ export interface RunConfig {
    * running then is abandoned, on record as interrupted, for a recovery to run again.
    */
   closeGrace: number;
+  /**
+   * When a batch the store acknowledges is safe: 'process' (a crash of the process loses
+   * nothing, a power loss may lose the last batches) or 'sync' (on disk before the write
+   * returns, at one fdatasync per batch, which the runtime sends once per turn of the event loop).
+   */
+  durability: 'process' | 'sync';
 }
 
 /** Settings of one step, overriding the run's. */
@@ -69,6 +75,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   workers: 0,
   killGrace: 5,
   closeGrace: 10,
+  durability: 'process',
 };
 
 /** Settings a user may pass: any part of RunConfig. */

@@ -133,6 +133,11 @@ export class OptionError extends ConfigError {
 /** A step failed for exceeding its timeout. */
 export class StepTimeoutError extends EventorError {}
 
+/** What a task that ran past its `config.timeout` failed with. */
+export function timeoutMessage(step: string, sequence: string, timeoutMs: number): string {
+  return `step '${step}' (sequence ${sequence}) timed out after ${timeoutMs / 1000} s: give it a longer config.timeout, or make it faster`;
+}
+
 /** The reason a step's signal aborts when its run is cancelled. */
 export class CancelledError extends EventorError {}
 

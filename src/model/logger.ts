@@ -8,6 +8,11 @@ export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /**
+   * Writes out, synchronously, every line its run's logger still holds (lines are otherwise
+   * written once per turn of the event loop); optional, since a logger that holds nothing needs none.
+   */
+  flush?(): void;
   /** A logger that writes to the same places under another name (`Task-s1(1)`), its lines tagged with `fields`. */
   child(name: string, fields?: LogFields): Logger;
 }

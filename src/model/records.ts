@@ -1,27 +1,67 @@
 import type { ErrorRecord } from './errors.js';
 import type { Sequence } from './spec.js';
-import type { TaskStatus } from './status.js';
+import type { StepReplay, TaskStatus } from './status.js';
 
 /** Format version of every stored record and message; bumped on any incompatible change. */
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
 
-/** The latest state of one task (one step for one sequence), as stored. */
+/** What a task's machine knows (its XState context): which task it is, its step's policy, and what came of it. */
+export interface TaskContext {
+  step: string;
+  sequence: Sequence;
+  /** Tries started so far. */
+  attempts: number;
+  /** Waiting or retrying: the absolute time (ms since the epoch) at which it becomes ready. */
+  dueAt?: number;
+  /** Active, with a timeout: the time by which the try must end. */
+  deadlineAt?: number;
+  result?: unknown;
+  error?: ErrorRecord;
+  /** Set when a recovery replayed the outcome of this recovery instead of running the task. */
+  skippedFrom?: number;
+  retries?: number;
+  retryDelayMs?: number;
+  retryBackoff?: number;
+  timeoutMs?: number;
+  /** A recovery's earlier record of the task and the step's replay map, until the machine has decided. */
+  earlier?: EarlierOutcome;
+  replayMap?: Partial<Record<TaskStatus, StepReplay>>;
+  /** A skip that waits to take again what its earlier run kept, with the outcome it will replay. */
+  reclaims?: boolean;
+  replayed?: EarlierOutcome;
+}
+
+/** What a recovery knows of a task from the lineage it takes up. */
+export interface EarlierOutcome {
+  status: TaskStatus;
+  result?: unknown;
+  error?: ErrorRecord;
+  dueAt?: number;
+  /** The recovery that wrote it. */
+  recovery: number;
+}
+
+/**
+ * The latest state of one task (one step for one sequence), as stored: its machine's
+ * persisted snapshot (`getPersistedSnapshot()`), so that `createActor(taskMachine, { snapshot:
+ * record })` restores it, plus where it belongs and when it was taken.
+ */
 export interface TaskRecord {
   v: typeof RECORD_VERSION;
   kind: 'task';
   runId: string;
   recovery: number;
-  step: string;
-  sequence: Sequence;
-  status: TaskStatus;
-  /** Milliseconds since the epoch at which a delayed task becomes ready. */
-  dueAt?: number;
-  attempts: number;
-  result?: unknown;
-  error?: ErrorRecord;
-  /** Set when a recovery replayed the task's earlier outcome instead of running it. */
-  skipped?: boolean;
   at: number;
+  /** XState's status of the actor: 'done' once the task is final. */
+  status: 'active' | 'done';
+  /** The task's status: the machine's state. */
+  value: TaskStatus;
+  context: TaskContext;
+  children: Record<string, never>;
+  historyValue: Record<string, never>;
+  /** XState's output and error of the actor: the task's own outcome is in `context`. */
+  output: undefined;
+  error: undefined;
 }
 
 /** One event fired for one sequence. */

@@ -40,6 +40,25 @@ export interface StepSpec {
   acquires?: [string, number][];
   /** Resources to give back when a task ends; defaults to `acquires`, `[]` gives back none. */
   releases?: [string, number][];
+  /** A container (Sequent): the runtime itself runs its children's repeats, one after the other; it has no code of its own. */
+  container?: ContainerSpec;
+}
+
+/**
+ * A step whose task runs other steps: for each repeat, one after the other, it fires `start`
+ * with the inner sequence `<sequence>.<repeat>` and waits until the repeat is over: `done`
+ * fired (every child succeeded), `failed` fired (a child failed that no sibling handles), or
+ * nothing is left to do. A repeat fails when a child failed that is not in `handled`.
+ */
+export interface ContainerSpec {
+  repeats: (string | number)[];
+  start: string;
+  done: string;
+  failed: string;
+  /** Its direct child steps. */
+  children: string[];
+  /** The children whose failure a sibling handles by requiring it. */
+  handled: string[];
 }
 
 /** A resource pool a flow's steps acquire from. */

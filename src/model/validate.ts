@@ -39,6 +39,12 @@ export function validateFlow(spec: FlowSpec): void {
   }
   for (const step of spec.steps) {
     validateStep(step, knownEvent);
+    if (step.container) {
+      const { start, done, failed, children, repeats } = step.container;
+      for (const event of [start, done, failed]) knownEvent(event, `the container step '${step.name}'`);
+      for (const child of children) if (!steps.has(child)) throw new UnknownNameError('step', child, `the children of container step '${step.name}'`);
+      if (!Array.isArray(repeats) || repeats.length === 0) throw new ValidationError(`container step '${step.name}' has no repeats: give at least one`);
+    }
     for (const [key, claims] of [['acquires', step.acquires], ['releases', step.releases]] as const) {
       for (const claim of claims ?? []) {
         const [name, amount] = Array.isArray(claim) ? claim : [];
@@ -165,7 +171,7 @@ function checkStepShape(step: StepSpec): void {
 function validateStep(step: StepSpec, knownEvent: (name: string, where: string) => void): void {
   checkStepShape(step);
   const hasModule = step.module !== undefined || step.export !== undefined;
-  const kinds = [step.func !== undefined, hasModule, step.command !== undefined].filter(Boolean).length;
+  const kinds = [step.func !== undefined, hasModule, step.command !== undefined, step.container !== undefined].filter(Boolean).length;
   if (kinds === 0) throw new StepCodeError(step.name, 'missing');
   if (kinds > 1) throw new StepCodeError(step.name, 'conflicting');
   if (hasModule && (!step.module || !step.export)) throw new StepCodeError(step.name, 'incomplete');
@@ -240,4 +246,5 @@ function validateRunConfig(config: RunConfig): void {
   checkNumber(config, 'killGrace', 0);
   checkNumber(config, 'closeGrace', 0);
   if (!['process', 'worker', 'inline'].includes(config.executor)) throw new ConfigError('executor', config.executor, 'one of process, worker, inline');
+  if (!['process', 'sync'].includes(config.durability)) throw new ConfigError('durability', config.durability, 'one of process, sync');
 }

@@ -1,14 +1,18 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import pino from 'pino';
 import { LOG_LEVELS, type LogLevel } from '../model/config.js';
 import { toErrorRecord } from '../model/errors.js';
 import type { LogFields, Logger } from '../model/logger.js';
 
 export type { LogFields, Logger } from '../model/logger.js';
 
-/** Where formatted console lines go; stderr by default. */
+/** Where formatted console lines go instead of stderr: called once per line, in order. */
 export type LineSink = (line: string) => void;
+
+/** Where buffered console text is written, one chunk per turn: stderr unless a test counts writes. */
+export interface LineStream {
+  write(chunk: string): unknown;
+}
 
 /** Options of a run's logger. */
 export interface RunLoggerOptions {
@@ -16,7 +20,18 @@ export interface RunLoggerOptions {
   level?: LogLevel;
   console?: boolean;
   sink?: LineSink;
+  /** @internal The console's stream when there is no sink; process.stderr by default. */
+  stream?: LineStream;
 }
+
+type WrittenLevel = Exclude<LogLevel, 'silent'>;
+
+/** pino's level numbers, which the JSON lines have always carried. */
+const LEVEL_NUMBERS: Record<WrittenLevel, number> = { debug: 20, info: 30, warn: 40, error: 50 };
+const LEVEL_NAMES: Record<WrittenLevel, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR' };
+
+/** A long turn (a chain of steps that never wait for I/O is one turn) is written in pieces of about this size, so that its lines stay timely and its buffer bounded. */
+const MAX_BUFFERED = 1 << 16;
 
 const pad = (value: number, width = 2) => String(value).padStart(width, '0');
 
@@ -30,19 +45,64 @@ export function formatTime(date: Date): string {
 
 /** One console line in the seed's layout: `[ time ][ host ][ name ][ LEVEL ][ message ]`. */
 export function formatLine(level: LogLevel, host: string, name: string, message: string, at = new Date()): string {
-  return `[ ${formatTime(at)} ][ ${host} ][ ${name} ][ ${level.toUpperCase()} ][ ${message} ]`;
+  return layout(formatTime(at), host, name, level.toUpperCase(), message);
+}
+
+const layout = (time: string, host: string, name: string, level: string, message: string) => `[ ${time} ][ ${host} ][ ${name} ][ ${level} ][ ${message} ]`;
+
+/** `,"key":value` for each defined value, in key order: how pino wrote its base and a child's bindings. */
+function bindingsOf(fields: Record<string, unknown>): string {
+  let text = '';
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (value !== undefined) text += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
+  }
+  return text;
+}
+
+/** Loggers with lines waiting for the end of the turn: written synchronously if the process exits first. */
+const waiting = new Set<RunLogger>();
+let exitHooked = false;
+
+function holdUntilExit(logger: RunLogger): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    // One listener for every logger of the process, not one each: a test process makes hundreds.
+    process.on('exit', () => {
+      for (const held of waiting) {
+        try {
+          held.flush();
+        } catch {
+          // One logger whose stream is gone must not keep the others' lines from their files.
+        }
+      }
+    });
+  }
+  waiting.add(logger);
 }
 
 /**
  * The logger of a run: console lines in the seed's format from `level` up, and, once a file is
- * attached, the same records as JSON lines (pino) with runId, recovery, step, sequence and host.
+ * attached, the same records as JSON lines (pino's layout) with runId, recovery, step, sequence and host.
+ * Lines are written once per turn of the event loop, and at once for an error, at `flush()`,
+ * `close()` and process exit, so that logging stays off a task's path and a crash loses no failure.
  */
 export class RunLogger {
   private readonly threshold: number;
   private readonly sink: LineSink | undefined;
-  private file: pino.Logger | undefined;
-  private destination: ReturnType<typeof pino.destination> | undefined;
+  private readonly toConsole: boolean;
+  private consoleText = '';
+  private fileText = '';
+  private fd: number | undefined;
+  private path = '';
+  /** The run's fields of every JSON line (runId, recovery, host), serialised once per attached file. */
+  private fileBase = '';
+  private scheduled = false;
   private sinkError = false;
+  /** The formatted times of the last millisecond that logged: a turn's lines mostly share one. */
+  private lastMs = Number.NaN;
+  private lastConsoleTime = '';
+  private lastIsoTime = '';
   /** The root logger, named after the run. */
   readonly root: Logger;
 
@@ -51,48 +111,93 @@ export class RunLogger {
     private readonly options: RunLoggerOptions,
   ) {
     this.threshold = LOG_LEVELS.indexOf(options.level ?? 'info');
-    const toConsole = options.console !== false;
-    this.sink = toConsole ? (options.sink ?? ((line) => process.stderr.write(`${line}\n`))) : undefined;
-    this.root = this.make(name, {});
+    this.toConsole = options.console !== false;
+    this.sink = this.toConsole ? options.sink : undefined;
+    this.root = new NamedLogger(this, name, {});
   }
 
   /** Writes JSON lines to `path` from now on; every line carries `base` (runId, recovery). */
   attachFile(path: string, base: { runId: string; recovery: number }): void {
+    this.flush();
+    this.closeFile();
     mkdirSync(dirname(path), { recursive: true });
-    this.destination = pino.destination({ dest: path, sync: false, mkdir: true });
-    const level = LOG_LEVELS[this.threshold] === 'silent' ? 'silent' : LOG_LEVELS[this.threshold];
-    this.file = pino({ level, base: { ...base, host: this.options.host }, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime }, this.destination);
+    this.fd = openSync(path, 'a');
+    this.path = path;
+    this.fileBase = bindingsOf({ ...base, host: this.options.host });
   }
 
-  /** Writes what the file logger still holds. */
+  /** Writes every line held so far, synchronously: the runtime calls it when a run stops. */
+  flush(): void {
+    if (this.consoleText) {
+      const text = this.consoleText;
+      this.consoleText = '';
+      (this.options.stream ?? process.stderr).write(text);
+    }
+    if (this.fileText) {
+      const text = this.fileText;
+      this.fileText = '';
+      if (this.fd !== undefined) this.writeFile(text);
+    }
+  }
+
+  /** Writes what is held and closes the file; console lines logged later are still written. */
   async close(): Promise<void> {
-    const destination = this.destination;
-    this.file = undefined;
-    this.destination = undefined;
-    if (!destination) return;
-    // end() writes what is buffered, then closes the file: the lines are there once it has.
-    await new Promise<void>((resolve) => {
-      destination.once('close', () => resolve());
-      destination.once('error', () => resolve());
-      destination.end();
-    });
-  }
-
-  private make(name: string, fields: LogFields): Logger {
-    return new NamedLogger(this, name, fields);
+    this.flush();
+    this.closeFile();
   }
 
   /** @internal */
-  write(level: Exclude<LogLevel, 'silent'>, name: string, fields: LogFields, message: string, file?: () => pino.Logger | undefined): void {
+  write(level: WrittenLevel, logger: NamedLogger, message: string): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return;
-    if (this.sink) {
-      try {
-        this.sink(formatLine(level, this.options.host, name, message));
-      } catch (error) {
-        this.sinkFailed(error);
-      }
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      const at = new Date(now);
+      this.lastConsoleTime = formatTime(at);
+      this.lastIsoTime = at.toISOString();
     }
-    (file ? file() : this.file?.child({ ...fields, logger: name }))?.[level](message);
+    if (this.toConsole) {
+      const line = layout(this.lastConsoleTime, this.options.host, logger.name, LEVEL_NAMES[level], message);
+      // A sink is a function of the caller's: it gets each line at once, so that what it keeps is never behind.
+      if (this.sink) this.toSink(line);
+      else this.consoleText += `${line}\n`;
+    }
+    if (this.fd !== undefined) {
+      this.fileText += `{"level":${LEVEL_NUMBERS[level]},"time":"${this.lastIsoTime}"${this.fileBase}${logger.fileBindings()},"msg":${JSON.stringify(String(message))}}\n`;
+    }
+    // An error is often the last thing a crashing process says: it must be out before anything else runs.
+    if (level === 'error' || this.consoleText.length + this.fileText.length > MAX_BUFFERED) this.flush();
+    else if (!this.scheduled && (this.consoleText || this.fileText)) this.schedule();
+  }
+
+  /** @internal */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.threshold && (this.toConsole || this.fd !== undefined);
+  }
+
+  /** @internal */
+  child(name: string, fields: LogFields): Logger {
+    return new NamedLogger(this, name, fields);
+  }
+
+  private schedule(): void {
+    this.scheduled = true;
+    holdUntilExit(this);
+    setImmediate(this.endOfTurn);
+  }
+
+  private readonly endOfTurn = () => {
+    this.scheduled = false;
+    waiting.delete(this);
+    this.flush();
+  };
+
+  private toSink(line: string): void {
+    try {
+      this.sink!(line);
+    } catch (error) {
+      this.sinkFailed(error);
+    }
   }
 
   /** A log sink that throws must not take the run down: its error is told once on stderr, and the run goes on. */
@@ -102,27 +207,34 @@ export class RunLogger {
     process.stderr.write(`eventor: the logSink threw (${toErrorRecord(error).message}); the run goes on, and lines it could not take are lost. Further errors of the sink are not shown\n`);
   }
 
-  /** @internal A pino child with a logger's bindings, made once per logger that writes to the file. */
-  fileFor(name: string, fields: LogFields): pino.Logger | undefined {
-    return this.file?.child({ ...fields, logger: name });
+  private writeFile(text: string): void {
+    const bytes = Buffer.from(text);
+    try {
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd!, bytes, done);
+    } catch (error) {
+      // A full disk must not stop the run either: say so once, and log to the console only.
+      process.stderr.write(`eventor: cannot write the log file ${this.path} (${toErrorRecord(error).message}); the run goes on without it\n`);
+      this.closeFile();
+    }
   }
 
-  /** @internal */
-  enabled(level: LogLevel): boolean {
-    return LOG_LEVELS.indexOf(level) >= this.threshold && (this.sink !== undefined || this.file !== undefined);
-  }
-
-  /** @internal */
-  child(name: string, fields: LogFields): Logger {
-    return this.make(name, fields);
+  private closeFile(): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    this.fileText = '';
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed or gone: nothing is left to write to it.
+    }
   }
 }
 
 /** A logger under one name: methods on a prototype, since one is made for every task that logs. */
 class NamedLogger implements Logger {
-  /** Its bindings serialised once, by pino, rather than on every line. */
-  private file: pino.Logger | undefined;
-  private readonly fileOf = () => (this.file ??= this.run.fileFor(this.name, this.fields));
+  /** Its fields and name as a JSON fragment, made when it first writes to a file rather than on every line. */
+  private bindings: string | undefined;
 
   constructor(
     private readonly run: RunLogger,
@@ -135,22 +247,31 @@ class NamedLogger implements Logger {
   }
 
   debug(message: string): void {
-    this.run.write('debug', this.name, this.fields, message, this.fileOf);
+    this.run.write('debug', this, message);
   }
 
   info(message: string): void {
-    this.run.write('info', this.name, this.fields, message, this.fileOf);
+    this.run.write('info', this, message);
   }
 
   warn(message: string): void {
-    this.run.write('warn', this.name, this.fields, message, this.fileOf);
+    this.run.write('warn', this, message);
   }
 
   error(message: string): void {
-    this.run.write('error', this.name, this.fields, message, this.fileOf);
+    this.run.write('error', this, message);
+  }
+
+  flush(): void {
+    this.run.flush();
   }
 
   child(name: string, fields: LogFields = {}): Logger {
     return this.run.child(name, { ...this.fields, ...fields });
+  }
+
+  /** @internal */
+  fileBindings(): string {
+    return (this.bindings ??= bindingsOf({ ...this.fields, logger: this.name }));
   }
 }

@@ -5,6 +5,7 @@ import { EventorError, StoreError, StoreLockedError } from '../model/errors.js';
 import type { RunRecord, StoreRecord } from '../model/records.js';
 import { assertEncodable, decodeRecord, encode } from './codec.js';
 import { keyPrefix, prefixRange, recordKey, RUN_PREFIX, runKey, type RecoveryState, type Store } from './store.js';
+import { encodeFrame, readLog, WriteAheadLog, type Durability, type LogPut } from './wal.js';
 
 type Db = ClassicLevel<string, Uint8Array>;
 
@@ -39,16 +40,43 @@ function ioError(error: unknown, location: string, doing: 'read' | 'written'): E
   return new StoreError(`store folder ${location} cannot be ${doing} (${detail}): ${hint}`, { cause: error });
 }
 
-/** The embedded default store: one LevelDB folder per flow, records encoded with msgpackr. */
+/** How a LevelStore keeps what it is given. */
+export interface LevelStoreOptions {
+  /** 'process' (default) or 'sync': see RunConfig.durability. */
+  durability?: Durability;
+  /** @internal The log's size past which it is set aside for a new one; tests make it small. */
+  logRotateBytes?: number;
+}
+
+/**
+ * The embedded default store: one LevelDB folder per flow, records encoded with msgpackr. A
+ * write is durable when it returns, in the folder's write-ahead log; LevelDB takes the log up in
+ * the background, and every read first waits until it has.
+ */
 export class LevelStore implements Store {
   readonly durable = true;
   readonly location: string;
+  readonly durability: Durability;
+  private readonly logRotateBytes: number | undefined;
   /** The database from the start of `open()` to `close()`, so that close always finds what holds the lock. */
   private database: Db | undefined;
   private opening: Promise<void> | undefined;
+  /** The log, from the end of a successful open() to close(); writes go to it. */
+  private log: WriteAheadLog | undefined;
+  /** Records in the log that LevelDB has not been handed yet. */
+  private pending: LogPut[] = [];
+  /** The number of the last frame LevelDB holds. */
+  private appliedThrough = 0;
+  /** The db.batch under way, if any; it never rejects, and a failure is kept in `failure`. */
+  private applying: Promise<void> | undefined;
+  private applyScheduled = false;
+  /** A background apply that failed: thrown by every later write, read and by close. */
+  private failure: Error | undefined;
 
-  constructor(folder: string) {
+  constructor(folder: string, options: LevelStoreOptions = {}) {
     this.location = resolve(folder);
+    this.durability = options.durability ?? 'process';
+    this.logRotateBytes = options.logRotateBytes;
   }
 
   /** Opens the folder; only now, since classic-level takes the folder's lock as soon as it exists. */
@@ -66,25 +94,56 @@ export class LevelStore implements Store {
       await db.open({ createIfMissing: true });
     } catch (error) {
       // A failed open holds nothing; a later open() may try again.
-      if (this.database === db) {
-        this.database = undefined;
-        this.opening = undefined;
-      }
+      this.forget(db);
       throw openError(error, this.location);
+    }
+    // close() came meanwhile: it closes the database, and the log stays as it is for the next open.
+    if (this.database !== db) return;
+    try {
+      // LevelDB first, since it holds the folder's lock; the log's batches were acknowledged,
+      // so LevelDB takes them before the log is emptied, and synced, since the log then goes.
+      const replay = readLog(this.location);
+      if (replay.length > 0) await db.batch(replay, { sync: true });
+      if (this.database !== db) return;
+      this.pending = [];
+      this.appliedThrough = 0;
+      this.failure = undefined;
+      this.log = WriteAheadLog.open(this.location, { durability: this.durability, rotateBytes: this.logRotateBytes });
+    } catch (error) {
+      this.forget(db);
+      await db.close().catch(() => undefined);
+      throw error instanceof EventorError ? error : openError(error, this.location);
     }
   }
 
+  /** Drops a database whose open failed, unless close() or another open() has taken over. */
+  private forget(db: Db): void {
+    if (this.database !== db) return;
+    this.database = undefined;
+    this.opening = undefined;
+  }
+
   private get db(): Db {
-    if (!this.database || this.database.status !== 'open') throw new StoreError(`store folder ${this.location} is not open: call open() first`);
+    if (!this.database || this.database.status !== 'open' || !this.log) throw this.notOpen();
     return this.database;
   }
 
-  async write(records: readonly StoreRecord[]): Promise<void> {
-    const db = this.db;
+  private notOpen(): StoreError {
+    return new StoreError(`store folder ${this.location} is not open: call open() first`);
+  }
+
+  /**
+   * Writes one batch into the log and returns once it is there (for 'sync', on disk): a crash
+   * after it loses nothing. LevelDB takes it up in the background.
+   */
+  write(records: readonly StoreRecord[]): void {
+    const log = this.log;
+    if (!log || this.database?.status !== 'open') throw this.notOpen();
+    if (this.failure) throw this.failure;
     // A task that became ready and started in the same turn is written once, as active.
     const latest = new Map<string, StoreRecord>();
     for (const record of records) latest.set(recordKey(record), record);
-    const operations = [];
+    const puts: LogPut[] = [];
     for (const [key, record] of latest) {
       let value: Uint8Array;
       try {
@@ -92,13 +151,12 @@ export class LevelStore implements Store {
       } catch (error) {
         throw new StoreError(`store folder ${this.location}: the record under key ${JSON.stringify(key)} cannot be encoded (${messageOf(error)}), so nothing of its batch was written`, { cause: error });
       }
-      operations.push({ type: 'put' as const, key, value });
+      puts.push({ type: 'put', key, value });
     }
-    try {
-      await db.batch(operations);
-    } catch (error) {
-      throw ioError(error, this.location, 'written');
-    }
+    if (puts.length === 0) return;
+    log.append(encodeFrame(puts));
+    for (const put of puts) this.pending.push(put);
+    this.scheduleApply();
   }
 
   assertStorable(value: unknown): void {
@@ -106,10 +164,11 @@ export class LevelStore implements Store {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
+    const db = await this.caughtUp();
     const key = runKey(runId);
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await this.db.get(key);
+      bytes = await db.get(key);
     } catch (error) {
       throw ioError(error, this.location, 'read');
     }
@@ -117,30 +176,43 @@ export class LevelStore implements Store {
   }
 
   async listRuns(): Promise<RunRecord[]> {
-    return (await this.scan(RUN_PREFIX)) as RunRecord[];
+    const db = await this.caughtUp();
+    return (await this.scan(db, RUN_PREFIX)) as RunRecord[];
   }
 
   async loadRecovery(runId: string, recovery: number): Promise<RecoveryState> {
+    const db = await this.caughtUp();
     const [tasks, events, delays] = await Promise.all([
-      this.scan(keyPrefix('task', runId, recovery)),
-      this.scan(keyPrefix('event', runId, recovery)),
-      this.scan(keyPrefix('delay', runId, recovery)),
+      this.scan(db, keyPrefix('task', runId, recovery)),
+      this.scan(db, keyPrefix('event', runId, recovery)),
+      this.scan(db, keyPrefix('delay', runId, recovery)),
     ]);
     return { tasks, events, delays } as RecoveryState;
   }
 
   async deleteRun(runId: string): Promise<void> {
+    let db = this.db;
+    const log = this.log as WriteAheadLog;
+    // The deletes go to LevelDB alone: were the log to hold frames of the run still, a replay
+    // after a crash would bring them back. So the log must be empty, not only taken up.
+    while (!this.failure && !log.empty && this.startApply(db, log)) {
+      await this.applying;
+      db = this.db;
+    }
+    if (this.failure) throw this.failure;
     try {
-      for (const kind of ['task', 'event', 'delay'] as const) await this.db.clear(prefixRange(keyPrefix(kind, runId)));
-      await this.db.del(runKey(runId));
+      for (const kind of ['task', 'event', 'delay'] as const) await db.clear(prefixRange(keyPrefix(kind, runId)));
+      await db.del(runKey(runId));
     } catch (error) {
       throw ioError(error, this.location, 'written');
     }
   }
 
   /**
-   * Releases the folder. It never leaves the lock held: an open() still going is waited for and
-   * then closed, and the store forgets its database even when closing fails.
+   * Releases the folder once LevelDB holds what the log holds. It never leaves the lock held: an
+   * open() still going is waited for and then closed, and the store forgets its database even
+   * when closing fails. A failed background apply is thrown after the folder is released; the
+   * log then keeps its batches for the next open.
    */
   async close(): Promise<void> {
     const db = this.database;
@@ -149,6 +221,20 @@ export class LevelStore implements Store {
     this.opening = undefined;
     if (!db) return;
     await opening?.catch(() => undefined);
+    const log = this.log;
+    this.log = undefined;
+    let failure: unknown;
+    if (log) {
+      while (!this.failure && this.startApply(db, log)) await this.applying;
+      failure = this.failure;
+      try {
+        log.close();
+      } catch (error) {
+        failure ??= ioError(error, this.location, 'written');
+      }
+    }
+    this.pending = [];
+    this.failure = undefined;
     try {
       await db.close();
     } catch (error) {
@@ -160,12 +246,70 @@ export class LevelStore implements Store {
         throw new StoreError(`store folder ${this.location} could not be closed (${messageOf(error)}): end this process to release it`, { cause: error });
       }
     }
+    if (failure !== undefined) throw failure;
   }
 
-  private async scan(prefix: string): Promise<StoreRecord[]> {
+  /**
+   * The open database once LevelDB holds every frame written before the call (later ones need
+   * not be waited for, so that a steady stream of writes cannot hold a read back).
+   */
+  private async caughtUp(): Promise<Db> {
+    let db = this.db;
+    const log = this.log as WriteAheadLog;
+    const through = log.last;
+    while (this.appliedThrough < through && !this.failure && this.startApply(db, log)) {
+      await this.applying;
+      db = this.db;
+    }
+    if (this.failure) throw this.failure;
+    return db;
+  }
+
+  /** Hands LevelDB the pending records on the next turn, so that the batches of this one go together. */
+  private scheduleApply(): void {
+    if (this.applyScheduled || this.applying) return;
+    this.applyScheduled = true;
+    setImmediate(() => {
+      this.applyScheduled = false;
+      if (this.database && this.log) this.startApply(this.database, this.log);
+    });
+  }
+
+  /**
+   * Starts a db.batch of every pending record, unless one is under way; returns whether one is.
+   * Frames appended while it goes wait for it and then go together, in the next batch.
+   */
+  private startApply(db: Db, log: WriteAheadLog): boolean {
+    if (this.applying) return true;
+    if (this.pending.length === 0 || this.failure) return false;
+    const puts = this.pending;
+    // Every frame that LevelDB does not hold is in `pending`: none is under way.
+    const through = log.last;
+    this.pending = [];
+    // For 'sync', LevelDB's own log is synced too: the write-ahead log is emptied behind it.
+    this.applying = db.batch(puts, { sync: this.durability === 'sync' }).then(
+      () => {
+        this.appliedThrough = through;
+        try {
+          log.applied(through);
+        } catch (error) {
+          this.failure ??= ioError(error, this.location, 'written');
+        }
+        this.applying = undefined;
+        this.startApply(db, log);
+      },
+      (error: unknown) => {
+        this.failure ??= ioError(error, this.location, 'written');
+        this.applying = undefined;
+      },
+    );
+    return true;
+  }
+
+  private async scan(db: Db, prefix: string): Promise<StoreRecord[]> {
     const records: StoreRecord[] = [];
     try {
-      for await (const [key, bytes] of this.db.iterator(prefixRange(prefix))) records.push(decodeRecord(bytes, key, this.location));
+      for await (const [key, bytes] of db.iterator(prefixRange(prefix))) records.push(decodeRecord(bytes, key, this.location));
     } catch (error) {
       throw ioError(error, this.location, 'read');
     }

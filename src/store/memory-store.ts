@@ -27,7 +27,7 @@ export class MemoryStore implements Store {
       }
       const bucket = this.bucket(record.runId, record.recovery);
       // Escaped as LevelStore escapes its keys, so that no two names share an entry here either.
-      if (record.kind === 'task') bucket.tasks.set(`${keyPart(record.step)}\u0000${keyPart(record.sequence)}`, record);
+      if (record.kind === 'task') bucket.tasks.set(`${keyPart(record.context.step)}\u0000${keyPart(record.context.sequence)}`, record);
       else if (record.kind === 'event') bucket.events.set(`${keyPart(record.event)}\u0000${keyPart(record.sequence)}`, record);
       else bucket.delays.set(`${keyPart(record.event)}\u0000${keyPart(record.sequence)}\u0000${record.dueAt}`, record);
     }

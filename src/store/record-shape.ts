@@ -38,14 +38,11 @@ const FIELDS: Record<StoreRecord['kind'], Record<string, [Check, 'optional'?]>> 
   task: {
     runId: [string],
     recovery: [count],
-    step: [string],
-    sequence: [string],
-    status: [oneOf(RECOVERY_STATUSES)],
-    dueAt: [number, 'optional'],
-    attempts: [count],
-    error: [errorRecord, 'optional'],
-    skipped: [boolean, 'optional'],
     at: [number],
+    // XState's persisted snapshot of the task's machine.
+    status: [oneOf(['active', 'done'])],
+    value: [oneOf(RECOVERY_STATUSES)],
+    context: [isPlainObject],
   },
   event: { runId: [string], recovery: [count], event: [string], sequence: [string], at: [number] },
   delay: { runId: [string], recovery: [count], event: [string], sequence: [string], dueAt: [number], done: [boolean] },
@@ -66,11 +63,28 @@ export function envelopeProblem(value: unknown, kind?: StoreRecord['kind']): str
   return undefined;
 }
 
+/** What a task machine's context must hold. */
+const TASK_CONTEXT: Record<string, [Check, 'optional'?]> = {
+  step: [string],
+  sequence: [string],
+  attempts: [count],
+  dueAt: [number, 'optional'],
+  deadlineAt: [number, 'optional'],
+  error: [errorRecord, 'optional'],
+  skippedFrom: [count, 'optional'],
+};
+
 /** What is wrong with the fields of a record whose envelope is sound and of this format version. */
 export function fieldsProblem(value: Record<string, unknown>): string | undefined {
-  for (const [field, [check, optional]] of Object.entries(FIELDS[value.kind as StoreRecord['kind']])) {
+  const problem = fieldProblem(value, FIELDS[value.kind as StoreRecord['kind']], '');
+  if (problem || value.kind !== 'task') return problem;
+  return fieldProblem(value.context as Record<string, unknown>, TASK_CONTEXT, 'context.');
+}
+
+function fieldProblem(value: Record<string, unknown>, fields: Record<string, [Check, 'optional'?]>, prefix: string): string | undefined {
+  for (const [field, [check, optional]] of Object.entries(fields)) {
     const item = value[field];
-    if (item === undefined ? !optional : !check(item)) return `its ${field} is ${describe(item)}`;
+    if (item === undefined ? !optional : !check(item)) return `its ${prefix}${field} is ${describe(item)}`;
   }
   return undefined;
 }

@@ -81,7 +81,7 @@ export function recordKey(record: StoreRecord): string {
     case 'run':
       return runKey(record.runId);
     case 'task':
-      return `${keyPrefix('task', record.runId, record.recovery)}${keyPart(record.step)}${SEP}${keyPart(record.sequence)}`;
+      return `${keyPrefix('task', record.runId, record.recovery)}${keyPart(record.context.step)}${SEP}${keyPart(record.context.sequence)}`;
     case 'event':
       return `${keyPrefix('event', record.runId, record.recovery)}${keyPart(record.event)}${SEP}${keyPart(record.sequence)}`;
     case 'delay':
