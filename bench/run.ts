@@ -323,8 +323,13 @@ interface ChildReport {
  * line is its JSON report; stderr is read and thrown away (only its size and tail are kept).
  */
 function inChild(job: string, ...jobArgs: string[]): Promise<ChildReport> {
+  return inChildWith([], job, ...jobArgs);
+}
+
+/** As inChild, with Node options of its own for the child. */
+function inChildWith(nodeArgs: string[], job: string, ...jobArgs: string[]): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--child=${job}`, ...jobArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...process.execArgv, ...nodeArgs, fileURLToPath(import.meta.url), `--child=${job}`, ...jobArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderrBytes = 0;
     let stderrTail = '';
@@ -427,10 +432,17 @@ async function child(job: string, jobArgs: string[]): Promise<void> {
 /** A job's time and peak RSS, or its failure. */
 type Outcome = { ms: number; peakRssMb: number } | { failed: string; peakRssMb?: number };
 
+/**
+ * The old-space limit of the scale jobs' processes, ours and the baseline's alike. V8 lets a
+ * heap grow well beyond what is live before it collects; the limit makes it collect instead,
+ * so that the peak RSS shows what a run holds rather than how lazily V8 cleans up.
+ */
+const SCALE_HEAP_MB = 256;
+
 /** Runs a scale job in its own child process; a job that throws or dies is a failure to print, not a crash of the bench. */
 async function outcomeOf(job: string, folder: string): Promise<Outcome> {
   try {
-    const report = await inChild(job, folder);
+    const report = await inChildWith([`--max-old-space-size=${SCALE_HEAP_MB}`], job, folder);
     if (typeof report.error === 'string') return { failed: report.error, peakRssMb: report.peakRssMb as number };
     return { ms: report.ms as number, peakRssMb: report.peakRssMb as number };
   } catch (error) {
@@ -459,6 +471,7 @@ async function scaleMain(): Promise<void> {
     ['LevelDB: recover that run (every task skipped)', seconds(recovery), rss(recovery), seconds(bareRecovery), rss(bareRecovery), 'peak RSS < 400 MB'],
   ];
   printTable(header, table);
+  console.log(`(each job in a process of its own, node --max-old-space-size=${SCALE_HEAP_MB})`);
   const figure = (o: Outcome) => ('ms' in o ? +(o.ms / 1000).toFixed(2) : null);
   const megabytes = (o: Outcome) => (o.peakRssMb === undefined ? null : Math.round(o.peakRssMb));
   console.log(JSON.stringify({

@@ -9,7 +9,7 @@ import { taskKey } from './supervisor.js';
 export interface TakenRun {
   run: RunRecord;
   /** Recover and continue: the latest record of every task in the lineage taken up, by task key. */
-  replay?: ReadonlyMap<string, EarlierOutcome>;
+  replay?: Map<string, EarlierOutcome>;
   /** Continue: what the recovery being continued wrote, restored as it was. */
   restore?: RecoveryState;
 }
@@ -92,7 +92,7 @@ export async function lineageTasks(store: Store, run: RunRecord, recovery: numbe
   for (let at = recovery; at >= 0 && !lineage.includes(at); at = run.parents?.[at] ?? at - 1) lineage.unshift(at);
   const tasks = new Map<string, EarlierOutcome>();
   for (const at of lineage) {
-    for (const task of (await store.loadRecovery(run.runId, at)).tasks) tasks.set(taskKey(task.context.step, task.context.sequence), earlierOutcome(task));
+    for await (const task of store.eachTask(run.runId, at)) tasks.set(taskKey(task.context.step, task.context.sequence), earlierOutcome(task));
   }
   return tasks;
 }

@@ -14,6 +14,7 @@ import { Delays, MAX_TIMER_MS } from './delays.js';
 import { EventWaiters } from './event-waiters.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import { ReadyQueue } from './ready-queue.js';
+import { Fifo } from '../model/fifo.js';
 import { acquireAll, type ResourcePool } from './resource-pool.js';
 import { StoreWriter } from './store-writer.js';
 
@@ -34,7 +35,7 @@ export interface SupervisorOptions {
   /** The run this supervisor drives, as recorded; its status is written at every start and end of `run()`. */
   run: RunRecord;
   /** Recover mode: the tasks of the recovery being taken up, by task key, replayed by each step's recovery map. */
-  replay?: ReadonlyMap<string, EarlierOutcome>;
+  replay?: Map<string, EarlierOutcome>;
   store: Store;
   logger: Logger;
   host: string;
@@ -51,7 +52,8 @@ export type SupervisorEvent =
   | { type: 'timer' }
   | { type: 'cancel'; reason: string }
   | { type: 'run'; triggers: readonly { event: string; sequence: Sequence }[] }
-  | { type: 'pump' };
+  | { type: 'pump' }
+  | { type: 'launch' };
 
 /** What the supervisor actor's snapshot shows: a summary of its run, plain data for inspectors. */
 export interface SupervisorSummary {
@@ -83,6 +85,13 @@ interface LiveTask {
   running: boolean;
 }
 
+/** A task a recovery may replay, waiting to be made. */
+interface PendingReplay {
+  readonly plan: StepPlan;
+  readonly sequence: Sequence;
+  readonly dueAt?: number;
+}
+
 /** An association to an event that waits for its delay. */
 interface DelayedTrigger {
   readonly event: string;
@@ -109,6 +118,12 @@ interface Session {
 
 /** The key of a task in the supervisor's maps and a recovery's replay map. */
 export const taskKey = (step: string, sequence: Sequence): string => `${step}\u0000${sequence}`;
+
+/** How many tasks a recovery replays per launch. */
+const REPLAYS_PER_LAUNCH = 512;
+
+/** How many launches run on microtasks before the event loop gets a turn. */
+const LAUNCHES_PER_TURN = 64;
 
 const statusOfSnapshot = (snapshot: TaskSnapshot): TaskStatus => snapshot.value as TaskStatus;
 
@@ -159,6 +174,11 @@ export class Supervisor {
   /** Tasks whose machine went active and whose code starts once their records are written. */
   private launching: LiveTask[] = [];
   private launchScheduled = false;
+  /** Tasks a recovery may replay, to be made by the next launches, in the order they were triggered. */
+  private readonly replays = new Fifo<PendingReplay>();
+  private readonly replayKeys = new Set<string>();
+  /** Launches since the event loop last turned. */
+  private launchesThisTurn = 0;
   /** Steps waiting inside their code for events; they do not count against the concurrency limits. */
   private readonly waiters = new EventWaiters();
   /** Tasks a recovery replayed instead of running, in the current run(). */
@@ -224,6 +244,9 @@ export class Supervisor {
           this.releaseDue(Date.now());
           break;
         case 'pump':
+          break;
+        case 'launch':
+          this.launch();
           break;
         default: {
           // A machine that threw: XState stopped it and tells its parent, and the run cannot go on.
@@ -347,7 +370,8 @@ export class Supervisor {
   countTodos(): Todos {
     const byStep: Record<string, number> = {};
     for (const task of this.live.values()) byStep[task.plan.name] = (byStep[task.plan.name] ?? 0) + 1;
-    let total = this.live.size;
+    for (const { plan } of this.replays) byStep[plan.name] = (byStep[plan.name] ?? 0) + 1;
+    let total = this.live.size + this.replays.size;
     for (const item of this.due) if ('trigger' in item) total++;
     return { total, byStep };
   }
@@ -446,10 +470,26 @@ export class Supervisor {
   /** A new task: its machine decides where it starts (waiting, ready, or a recovery's replayed outcome). */
   private addTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
     const key = taskKey(plan.name, sequence);
-    if (this.live.has(key) || this.finished.has(key)) return;
+    if (this.live.has(key) || this.finished.has(key) || this.replayKeys.has(key)) return;
+    if (this.options.replay?.has(key)) {
+      // A task a recovery may replay is made on a later launch, a bounded number at a time:
+      // replaying a finished run skips task after task without a pause, and would otherwise
+      // take the whole run into one turn (and its records into one batch).
+      this.replays.push({ plan, sequence, dueAt });
+      this.replayKeys.add(key);
+      this.scheduleLaunch();
+      return;
+    }
+    this.createTask(plan, sequence, dueAt);
+  }
+
+  private createTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
+    const key = taskKey(plan.name, sequence);
     const input: TaskInput = { step: plan.name, sequence, dueAt, retries: plan.retries, retryDelayMs: plan.retryDelayMs, retryBackoff: plan.retryBackoff, timeoutMs: plan.timeoutMs };
     const earlier = this.options.replay?.get(key);
     if (earlier) {
+      // Each task is made once: what it replays is let go of, so that a recovery's memory shrinks as it goes.
+      this.options.replay?.delete(key);
       input.earlier = earlier;
       input.replay = plan.spec.recovery;
       if (keptClaims(plan).length > 0) input.reclaims = true;
@@ -569,14 +609,35 @@ export class Supervisor {
     if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${plan.name}/${sequence} ] Trying to run`);
     this.fireAll(plan.triggers.active, sequence);
     this.launching.push(task);
-    if (this.launchScheduled) return;
-    this.launchScheduled = true;
-    // One write for every task that went active in this turn, then their code starts.
-    queueMicrotask(() => this.launch());
+    this.scheduleLaunch();
   }
 
+  /**
+   * One write for every task that went active in this turn, then their code starts. A run
+   * whose steps settle at once would otherwise never leave the microtask queue: every so often
+   * it lets the event loop turn, so that timers, I/O, the log and the store's catch-up go on.
+   */
+  private scheduleLaunch(): void {
+    if (this.launchScheduled) return;
+    this.launchScheduled = true;
+    if (++this.launchesThisTurn < LAUNCHES_PER_TURN) queueMicrotask(() => this.actor.send({ type: 'launch' }));
+    else
+      setImmediate(() => {
+        this.launchesThisTurn = 0;
+        this.actor.send({ type: 'launch' });
+      });
+  }
+
+  /** Makes the next replays of a recovery, then starts the code of the tasks that went active, once that is on record. */
   private launch(): void {
     this.launchScheduled = false;
+    for (let made = 0; made < REPLAYS_PER_LAUNCH && this.replays.size > 0; made++) {
+      const { plan, sequence, dueAt } = this.replays.shift() as PendingReplay;
+      this.replayKeys.delete(taskKey(plan.name, sequence));
+      this.createTask(plan, sequence, dueAt);
+    }
+    if (this.replays.size > 0) this.scheduleLaunch();
+    if (this.launching.length === 0) return;
     const tasks = this.launching;
     this.launching = [];
     let persisted: Promise<void> | undefined;
@@ -803,11 +864,13 @@ export class Supervisor {
   private checkSettled(): void {
     const session = this.session;
     if (!session || this.draining) return;
+    // Replays still to make keep the run going.
+    if (this.replays.size > 0) return;
     if (this.active > 0) {
       // Every active step waits for an event and nothing else can move: none of them ever will.
       if (this.waiters.size > 0 && !this.lifecycle.getSnapshot().matches('running')) {
         this.waiters.releaseAll('the run stopped');
-      } else if (this.waiters.size >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled) {
+      } else if (this.waiters.size >= this.active && this.ready.size === 0 && this.acquiring.length === 0 && this.due.size === 0 && !this.pumpScheduled && !this.launchScheduled) {
         this.waiters.releaseAll(undefined);
       }
       return;

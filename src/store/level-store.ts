@@ -2,12 +2,21 @@ import { ClassicLevel } from 'classic-level';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EventorError, StoreError, StoreLockedError } from '../model/errors.js';
-import type { RunRecord, StoreRecord } from '../model/records.js';
+import type { RunRecord, StoreRecord, TaskRecord } from '../model/records.js';
 import { assertEncodable, decodeRecord, encode } from './codec.js';
 import { keyPrefix, prefixRange, recordKey, RUN_PREFIX, runKey, type RecoveryState, type Store } from './store.js';
 import { encodeFrame, readLog, WriteAheadLog, type Durability, type LogPut } from './wal.js';
 
 type Db = ClassicLevel<string, Uint8Array>;
+
+/** Records written and not yet taken up by LevelDB beyond which a writer is asked to wait. */
+const BACKLOG_LIMIT = 20_000;
+
+/** With durability 'sync', LevelDB's own log is synced once the write-ahead log holds this much, and then emptied. */
+const SYNC_EVERY_BYTES = 1 << 20;
+
+/** The key of the synced write that makes LevelDB durable before the write-ahead log is emptied; no scan reads it. */
+const SYNC_MARK_KEY = 'meta\u0000synced';
 
 /** The code and the cause's code and message of a classic-level error, whatever shape it has. */
 function levelCodes(error: unknown): { code?: string; cause?: { code?: string; message?: string } } {
@@ -69,6 +78,8 @@ export class LevelStore implements Store {
   private appliedThrough = 0;
   /** The db.batch under way, if any; it never rejects, and a failure is kept in `failure`. */
   private applying: Promise<void> | undefined;
+  /** Set while close() applies what is left: in sync mode that last batch is synced. */
+  private closing = false;
   private applyScheduled = false;
   /** A background apply that failed: thrown by every later write, read and by close. */
   private failure: Error | undefined;
@@ -134,9 +145,11 @@ export class LevelStore implements Store {
 
   /**
    * Writes one batch into the log and returns once it is there (for 'sync', on disk): a crash
-   * after it loses nothing. LevelDB takes it up in the background.
+   * after it loses nothing. LevelDB takes it up in the background; when it lags by more than
+   * BACKLOG_LIMIT records, the answer is a promise that resolves once it has caught up, so that
+   * a long run's memory does not grow with what LevelDB has still to take up.
    */
-  write(records: readonly StoreRecord[]): void {
+  write(records: readonly StoreRecord[]): Promise<void> | void {
     const log = this.log;
     if (!log || this.database?.status !== 'open') throw this.notOpen();
     if (this.failure) throw this.failure;
@@ -157,6 +170,7 @@ export class LevelStore implements Store {
     log.append(encodeFrame(puts));
     for (const put of puts) this.pending.push(put);
     this.scheduleApply();
+    if (this.pending.length >= BACKLOG_LIMIT) return this.caughtUp().then(() => undefined);
   }
 
   assertStorable(value: unknown): void {
@@ -188,6 +202,15 @@ export class LevelStore implements Store {
       this.scan(db, keyPrefix('delay', runId, recovery)),
     ]);
     return { tasks, events, delays } as RecoveryState;
+  }
+
+  async *eachTask(runId: string, recovery: number): AsyncIterable<TaskRecord> {
+    const db = await this.caughtUp();
+    try {
+      for await (const [key, bytes] of db.iterator(prefixRange(keyPrefix('task', runId, recovery)))) yield decodeRecord(bytes, key, this.location) as TaskRecord;
+    } catch (error) {
+      throw ioError(error, this.location, 'read');
+    }
   }
 
   async deleteRun(runId: string): Promise<void> {
@@ -225,7 +248,14 @@ export class LevelStore implements Store {
     this.log = undefined;
     let failure: unknown;
     if (log) {
+      this.closing = true;
       while (!this.failure && this.startApply(db, log)) await this.applying;
+      // A batch applied unsynced, and nothing left to apply: the log waits for one synced write.
+      if (!this.failure && this.durability === 'sync' && log.bytes > 0) {
+        this.syncedThrough(db, log, log.last);
+        await this.applying;
+      }
+      this.closing = false;
       failure = this.failure;
       try {
         log.close();
@@ -286,14 +316,19 @@ export class LevelStore implements Store {
     // Every frame that LevelDB does not hold is in `pending`: none is under way.
     const through = log.last;
     this.pending = [];
-    // For 'sync', LevelDB's own log is synced too: the write-ahead log is emptied behind it.
-    this.applying = db.batch(puts, { sync: this.durability === 'sync' }).then(
+    // For 'sync', the write-ahead log is what each write waits for; LevelDB's own log is synced
+    // only now and then (and at close), and the write-ahead log is emptied only behind a synced
+    // batch: one fdatasync per batch, not two.
+    const synced = this.durability !== 'sync' || this.closing || log.bytes >= SYNC_EVERY_BYTES;
+    this.applying = db.batch(puts, { sync: this.durability === 'sync' && synced }).then(
       () => {
         this.appliedThrough = through;
-        try {
-          log.applied(through);
-        } catch (error) {
-          this.failure ??= ioError(error, this.location, 'written');
+        if (synced) {
+          try {
+            log.applied(through);
+          } catch (error) {
+            this.failure ??= ioError(error, this.location, 'written');
+          }
         }
         this.applying = undefined;
         this.startApply(db, log);
@@ -304,6 +339,24 @@ export class LevelStore implements Store {
       },
     );
     return true;
+  }
+
+  /** 'sync' at close: one synced write makes everything LevelDB holds durable, and the log can be emptied. */
+  private syncedThrough(db: Db, log: WriteAheadLog, through: number): void {
+    this.applying = db.put(SYNC_MARK_KEY, new Uint8Array(0), { sync: true }).then(
+      () => {
+        try {
+          log.applied(through);
+        } catch (error) {
+          this.failure ??= ioError(error, this.location, 'written');
+        }
+        this.applying = undefined;
+      },
+      (error: unknown) => {
+        this.failure ??= ioError(error, this.location, 'written');
+        this.applying = undefined;
+      },
+    );
   }
 
   private async scan(db: Db, prefix: string): Promise<StoreRecord[]> {

@@ -50,6 +50,10 @@ export class MemoryStore implements Store {
     return { tasks: [...(bucket?.tasks.values() ?? [])], events: [...(bucket?.events.values() ?? [])], delays: [...(bucket?.delays.values() ?? [])] };
   }
 
+  async *eachTask(runId: string, recovery: number): AsyncIterable<TaskRecord> {
+    yield* this.buckets.get(runId)?.get(recovery)?.tasks.values() ?? [];
+  }
+
   async deleteRun(runId: string): Promise<void> {
     this.runs.delete(runId);
     this.buckets.delete(runId);

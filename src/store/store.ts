@@ -26,6 +26,8 @@ export interface Store {
   getRun(runId: string): Promise<RunRecord | undefined>;
   listRuns(): Promise<RunRecord[]>;
   loadRecovery(runId: string, recovery: number): Promise<RecoveryState>;
+  /** The task records of one recovery, one at a time: a recovery of a million tasks need not hold them all at once. */
+  eachTask(runId: string, recovery: number): AsyncIterable<TaskRecord>;
   /** Removes a run and all its recoveries. */
   deleteRun(runId: string): Promise<void>;
   close(): Promise<void>;

@@ -192,6 +192,11 @@ export class WriteAheadLog {
   }
 
   /** The number of the last frame appended. */
+  /** Bytes in the current log file. */
+  get bytes(): number {
+    return this.size;
+  }
+
   get last(): number {
     return this.appended;
   }
