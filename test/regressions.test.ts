@@ -438,3 +438,46 @@ test('regression (fuzz): a step timeout above 24.8 days (Node’s longest timer)
   assert.equal(await ev.run(), true, rec.describe());
   assert.equal(rec.find('thirty-days', '1', 'success').result, 'thirty-days');
 });
+
+// -- found while making the machines drive the run --------------------------------------------------
+
+test('regression: a chain whose steps settle at once lets the event loop turn while it runs (timers fire, LevelDB catches up)', LIMIT, async (t) => {
+  const ev = durableEventor(t, join(tempDir(t), 'store'));
+  const length = 2000;
+  const events = Array.from({ length: length + 1 }, (_, i) => ev.addEvent(`e${i}`));
+  let stepsWhenTimerFired: number | undefined;
+  let ran = 0;
+  for (let i = 0; i < length; i++) {
+    ev.addAssoc(events[i], ev.addStep(`s${i}`, { func: () => ran++, triggers: { success: [events[i + 1]] } }));
+  }
+  ev.triggerEvent(events[0], 1);
+  // Armed when the first step runs: it fires only if the run gives the event loop a turn.
+  ev.subscribe((transition) => {
+    if (transition.step === 's0' && transition.status === 'active') setTimeout(() => (stepsWhenTimerFired ??= ran), 0);
+  });
+  assert.equal(await ev.run(), true);
+  assert.equal(ran, length);
+  assert.ok(stepsWhenTimerFired !== undefined && stepsWhenTimerFired < length, `the timer fired after ${stepsWhenTimerFired} of ${length} steps`);
+});
+
+test('regression: a recovery that skips a whole finished run makes its replays a bounded number at a time and skips every task', LIMIT, async (t) => {
+  const store = join(tempDir(t), 'store');
+  const build = (runMode: RunMode) => {
+    const ev = durableEventor(t, store, { runMode });
+    const events = Array.from({ length: 31 }, (_, i) => ev.addEvent(`e${i}`));
+    for (let i = 0; i < 30; i++) ev.addAssoc(events[i], ev.addStep(`s${i}`, { func: () => i, triggers: { success: [events[i + 1]] } }));
+    for (let sequence = 1; sequence <= 100; sequence++) ev.triggerEvent(events[0], sequence);
+    return ev;
+  };
+  const first = build(RunMode.restart);
+  assert.equal(await first.run(), true);
+  await first.close();
+  const again = build(RunMode.recover);
+  const seen: string[] = [];
+  again.subscribe((transition) => seen.push(transition.status));
+  assert.equal(await again.run(), true);
+  assert.equal(seen.length, 3000, 'one transition per task: straight to its earlier success');
+  assert.ok(seen.every((status) => status === 'success'));
+  const [run] = await again.listRuns();
+  assert.deepEqual(run.tasks, { success: 3000 });
+});

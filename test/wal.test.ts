@@ -400,3 +400,20 @@ test('the log checksum is the standard CRC-32 on every Node 20, with or without 
   }
   assert.equal(tableCrc32(Buffer.from('123456789')), 0xcbf43926);
 });
+
+test('a writer that outpaces LevelDB is asked to wait: past 20,000 records behind, write answers with a promise, and then every record is there', LIMIT, async (t) => {
+  const folder = tempFolder(t);
+  const store = await openStore(t, folder);
+  let answer: Promise<void> | void = undefined;
+  let written = 0;
+  // One synchronous stretch: LevelDB gets no turn to take anything up.
+  while (!answer && written < 100_000) {
+    answer = store.write([eventRecord('r1', String(written))]);
+    written++;
+  }
+  assert.ok(answer instanceof Promise, `write still answered at once after ${written} records`);
+  assert.ok(written >= 20_000, `it asked to wait after ${written} records`);
+  await answer;
+  const { events } = await store.loadRecovery('r1', 0);
+  assert.equal(events.length, written);
+});
