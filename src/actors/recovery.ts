@@ -1,15 +1,14 @@
 import { FlowChangedError, NoRunToRecoverError, RecoveryError, RunNotFoundError } from '../model/errors.js';
 import { RECORD_VERSION, type EarlierOutcome, type RunRecord, type TaskRecord } from '../model/records.js';
-import type { FlowSpec } from '../model/spec.js';
+import type { FlowSpec, Sequence } from '../model/spec.js';
 import { RunMode } from '../model/status.js';
 import { latestRun, type RecoveryState, type Store } from '../store/store.js';
-import { taskKey } from './supervisor.js';
 
 /** The run a supervisor takes up: its record, and what recover replays or continue restores. */
 export interface TakenRun {
   run: RunRecord;
   /** Recover and continue: the latest record of every task in the lineage taken up, by task key. */
-  replay?: Map<string, EarlierOutcome>;
+  replay?: Lineage;
   /** Continue: what the recovery being continued wrote, restored as it was. */
   restore?: RecoveryState;
 }
@@ -87,14 +86,37 @@ export async function takeUpRun({ store, spec, fingerprint, mode, runId, recover
  * of the recovery it took up, and so on back to the first run. A recovery that was killed
  * before it had replayed every task so loses none of them.
  */
-export async function lineageTasks(store: Store, run: RunRecord, recovery: number): Promise<Map<string, EarlierOutcome>> {
+export async function lineageTasks(store: Store, run: RunRecord, recovery: number): Promise<Lineage> {
   const lineage: number[] = [];
   for (let at = recovery; at >= 0 && !lineage.includes(at); at = run.parents?.[at] ?? at - 1) lineage.unshift(at);
-  const tasks = new Map<string, EarlierOutcome>();
+  const tasks = new Lineage();
   for (const at of lineage) {
-    for await (const task of store.eachTask(run.runId, at)) tasks.set(taskKey(task.context.step, task.context.sequence), earlierOutcome(task));
+    for await (const task of store.eachTask(run.runId, at)) tasks.set(task.context.step, task.context.sequence, earlierOutcome(task));
   }
   return tasks;
+}
+
+/** What a recovery knows of each earlier task, by step and then by sequence; each is taken once. */
+export class Lineage {
+  private readonly bySteps = new Map<string, Map<Sequence, EarlierOutcome>>();
+
+  set(step: string, sequence: Sequence, outcome: EarlierOutcome): void {
+    let bySequence = this.bySteps.get(step);
+    if (!bySequence) this.bySteps.set(step, (bySequence = new Map()));
+    bySequence.set(sequence, outcome);
+  }
+
+  has(step: string, sequence: Sequence): boolean {
+    return this.bySteps.get(step)?.has(sequence) ?? false;
+  }
+
+  /** The task's earlier outcome, let go of: a task is made once, and a recovery's memory shrinks as it goes. */
+  take(step: string, sequence: Sequence): EarlierOutcome | undefined {
+    const bySequence = this.bySteps.get(step);
+    const outcome = bySequence?.get(sequence);
+    if (outcome) bySequence?.delete(sequence);
+    return outcome;
+  }
 }
 
 /**
@@ -105,9 +127,21 @@ export async function lineageTasks(store: Store, run: RunRecord, recovery: numbe
 function earlierOutcome(record: TaskRecord): EarlierOutcome {
   const { context } = record;
   if (context.replayed) return context.replayed;
+  // Most tasks of a finished run ended with nothing to keep but their status: they share one object.
+  if (context.result === undefined && context.error === undefined && context.dueAt === undefined) return plainOutcome(record.value, record.recovery);
   const earlier: EarlierOutcome = { status: record.value, recovery: record.recovery };
   if (context.result !== undefined) earlier.result = context.result;
   if (context.error !== undefined) earlier.error = context.error;
   if (context.dueAt !== undefined) earlier.dueAt = context.dueAt;
   return earlier;
+}
+
+const plainOutcomes = new Map<string, EarlierOutcome>();
+
+/** The one frozen outcome of a status in a recovery, for every task that kept nothing else. */
+function plainOutcome(status: TaskRecord['value'], recovery: number): EarlierOutcome {
+  const key = `${status}/${recovery}`;
+  let outcome = plainOutcomes.get(key);
+  if (!outcome) plainOutcomes.set(key, (outcome = Object.freeze({ status, recovery })));
+  return outcome;
 }

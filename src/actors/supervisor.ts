@@ -4,7 +4,7 @@ import { supervisorMachine } from '../machines/supervisor.machine.js';
 import { taskMachine, type TaskEvent, type TaskInput } from '../machines/task.machine.js';
 import { CancelledError, EventorError, RunStalledError, StepTimeoutError, StoreError, UnknownNameError, timeoutMessage, toErrorRecord, type ErrorRecord } from '../model/errors.js';
 import type { Logger } from '../model/logger.js';
-import { RECORD_VERSION, type EarlierOutcome, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
+import { RECORD_VERSION, type RunRecord, type RunStatus, type StoreRecord, type TaskCounts, type TaskRecord, type TransitionRecord } from '../model/records.js';
 import type { Sequence } from '../model/spec.js';
 import { isFinal, type TaskStatus } from '../model/status.js';
 import type { RecoveryState, Store } from '../store/store.js';
@@ -14,6 +14,7 @@ import { Delays, MAX_TIMER_MS } from './delays.js';
 import { EventWaiters } from './event-waiters.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import { ReadyQueue } from './ready-queue.js';
+import type { Lineage } from './recovery.js';
 import { Fifo } from '../model/fifo.js';
 import { acquireAll, type ResourcePool } from './resource-pool.js';
 import { StoreWriter } from './store-writer.js';
@@ -35,7 +36,7 @@ export interface SupervisorOptions {
   /** The run this supervisor drives, as recorded; its status is written at every start and end of `run()`. */
   run: RunRecord;
   /** Recover mode: the tasks of the recovery being taken up, by task key, replayed by each step's recovery map. */
-  replay?: Map<string, EarlierOutcome>;
+  replay?: Lineage;
   store: Store;
   logger: Logger;
   host: string;
@@ -83,6 +84,34 @@ interface LiveTask {
   logger?: Logger;
   /** Set while its code runs: an outcome for a try that is over is ignored. */
   running: boolean;
+}
+
+/**
+ * The final status of every finished task, by step and then by sequence: the sequences are the
+ * strings the tasks already hold, so a million finished tasks cost no key of their own.
+ */
+class FinalStatuses {
+  private readonly bySteps = new Map<string, Map<Sequence, TaskStatus>>();
+  size = 0;
+
+  set(step: string, sequence: Sequence, status: TaskStatus): void {
+    let bySequence = this.bySteps.get(step);
+    if (!bySequence) this.bySteps.set(step, (bySequence = new Map()));
+    if (!bySequence.has(sequence)) this.size++;
+    bySequence.set(sequence, status);
+  }
+
+  get(step: string, sequence: Sequence): TaskStatus | undefined {
+    return this.bySteps.get(step)?.get(sequence);
+  }
+
+  has(step: string, sequence: Sequence): boolean {
+    return this.bySteps.get(step)?.has(sequence) ?? false;
+  }
+
+  *values(): IterableIterator<TaskStatus> {
+    for (const bySequence of this.bySteps.values()) yield* bySequence.values();
+  }
 }
 
 /** A task a recovery may replay, waiting to be made. */
@@ -157,7 +186,7 @@ export class Supervisor {
   private readonly lifecycle: Actor<typeof supervisorMachine>;
   private readonly events = new Map<string, EventActor>();
   private readonly live = new Map<string, LiveTask>();
-  private readonly finished = new Map<string, TaskStatus>();
+  private readonly finished = new FinalStatuses();
   private readonly ready = new ReadyQueue<LiveTask>();
   /** Tasks waiting for resources, in the order they began to wait. */
   private acquiring: LiveTask[] = [];
@@ -346,7 +375,7 @@ export class Supervisor {
       const plan = this.plan.steps.get(step) as StepPlan;
       const key = taskKey(step, sequence);
       if (isFinal(record.value)) {
-        this.finished.set(key, record.value);
+        this.finished.set(step, sequence, record.value);
         // A failure nothing handled still counts: continuing does not make a failed run succeed.
         if (record.value === 'failure') this.lifecycle.send({ type: 'failure', handled: plan.handlesFailure, stop: plan.stopOnException, step, sequence });
         continue;
@@ -380,7 +409,7 @@ export class Supervisor {
   statusOf(step: string, sequence: Sequence): TaskStatus | undefined {
     const key = taskKey(step, sequence);
     const task = this.live.get(key);
-    return this.finished.get(key) ?? (task && statusOfSnapshot(task.snapshot));
+    return this.finished.get(step, sequence) ?? (task && statusOfSnapshot(task.snapshot));
   }
 
   /**
@@ -470,8 +499,8 @@ export class Supervisor {
   /** A new task: its machine decides where it starts (waiting, ready, or a recovery's replayed outcome). */
   private addTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
     const key = taskKey(plan.name, sequence);
-    if (this.live.has(key) || this.finished.has(key) || this.replayKeys.has(key)) return;
-    if (this.options.replay?.has(key)) {
+    if (this.live.has(key) || this.finished.has(plan.name, sequence) || this.replayKeys.has(key)) return;
+    if (this.options.replay?.has(plan.name, sequence)) {
       // A task a recovery may replay is made on a later launch, a bounded number at a time:
       // replaying a finished run skips task after task without a pause, and would otherwise
       // take the whole run into one turn (and its records into one batch).
@@ -486,10 +515,8 @@ export class Supervisor {
   private createTask(plan: StepPlan, sequence: Sequence, dueAt: number | undefined): void {
     const key = taskKey(plan.name, sequence);
     const input: TaskInput = { step: plan.name, sequence, dueAt, retries: plan.retries, retryDelayMs: plan.retryDelayMs, retryBackoff: plan.retryBackoff, timeoutMs: plan.timeoutMs };
-    const earlier = this.options.replay?.get(key);
+    const earlier = this.options.replay?.take(plan.name, sequence);
     if (earlier) {
-      // Each task is made once: what it replays is let go of, so that a recovery's memory shrinks as it goes.
-      this.options.replay?.delete(key);
       input.earlier = earlier;
       input.replay = plan.spec.recovery;
       if (keptClaims(plan).length > 0) input.reclaims = true;
@@ -722,7 +749,7 @@ export class Supervisor {
     const { sequence, skippedFrom, error } = snapshot.context;
     const status = statusOfSnapshot(snapshot);
     this.live.delete(task.key);
-    this.finished.set(task.key, status);
+    this.finished.set(plan.name, sequence, status);
     if (skippedFrom !== undefined) {
       // A skip: the task takes its earlier outcome without running, and its triggers fire as they did.
       this.skipped++;

@@ -331,12 +331,18 @@ export class Sequent {
         pools.set(pool.name, pool);
         return [pool.name, amount];
       });
+    const handledBy = new Map<Container, Set<SequentStep>>();
+    const handledOf = (container: Container) => {
+      let handled = handledBy.get(container);
+      if (!handled) handledBy.set(container, (handled = handledIn(container)));
+      return handled;
+    };
     const compileContainer = (container: Container): void => {
       const isTop = container === this.top;
       const start = isTop ? START : eventName(container, 'start');
       event(start);
       const children = container.children.filter((child): child is SequentStep => child instanceof SequentStep);
-      const handled = handledIn(container);
+      const handled = handledOf(container);
       // Each child reports its statuses as events, for its siblings' requirements and the repeat's end.
       for (const step of children) for (const status of ['success', 'failure', 'ready', 'active'] as const) event(eventName(step, status));
       for (const step of children) event(eventName(step, 'complete'), { op: 'or', items: [eventName(step, 'success'), eventName(step, 'failure')] });
@@ -356,7 +362,7 @@ export class Sequent {
         const common = { name: step.path, triggers, reports, recovery: recovery ?? {}, config: config ?? {}, acquires: poolNames(step, 'acquires'), releases: poolNames(step, 'releases') };
         if (step.isContainer) {
           const inner = step.children.filter((child): child is SequentStep => child instanceof SequentStep);
-          const innerHandled = handledIn(step);
+          const innerHandled = handledOf(step);
           steps.push({
             ...common,
             args: [],
