@@ -67,6 +67,7 @@ export const taskMachine = setup({
     skipsEarlier: ({ context }) => replayOf(context) === StepReplay.skip,
     earlierSucceeded: ({ context }) => context.earlier?.status === 'success' || context.replayed?.status === 'success',
     reclaims: ({ context }) => context.reclaims === true,
+    hasEarlier: ({ context }) => context.earlier !== undefined,
     isDelayed: ({ context }) => context.dueAt !== undefined,
     isDue: ({ context, event }) => context.dueAt === undefined || atOf(event) >= context.dueAt,
     granted: ({ event }) => event.type === 'start' && event.granted,
@@ -77,7 +78,7 @@ export const taskMachine = setup({
   actions: {
     /** A delay that was already counting in the earlier run keeps its due time. */
     keepEarlierDelay: assign(({ context }) => ({ dueAt: context.earlier?.dueAt ?? context.dueAt, earlier: undefined, replayMap: undefined })),
-    forgetEarlier: assign({ earlier: undefined, replayMap: undefined, dueAt: undefined }),
+    forgetEarlier: assign({ earlier: undefined, replayMap: undefined }),
     /** A skip that must wait for its resources keeps the outcome it will replay. */
     holdEarlier: assign(({ context }) => {
       const { status, result, error, recovery } = context.earlier as EarlierOutcome;
@@ -124,8 +125,11 @@ export const taskMachine = setup({
         { guard: and(['skipsEarlier', 'reclaims']), target: 'acquiring', actions: 'holdEarlier' },
         { guard: and(['skipsEarlier', 'earlierSucceeded']), target: 'success', actions: 'replayEarlier' },
         { guard: 'skipsEarlier', target: 'failure', actions: 'replayEarlier' },
-        { guard: 'isDelayed', target: 'waiting', actions: 'keepEarlierDelay' },
-        { target: 'ready', actions: 'forgetEarlier' },
+        { guard: and(['hasEarlier', 'isDelayed']), target: 'waiting', actions: 'keepEarlierDelay' },
+        { guard: 'hasEarlier', target: 'ready', actions: 'forgetEarlier' },
+        // A new task that no recovery knows: its context stays as its input made it.
+        { guard: 'isDelayed', target: 'waiting' },
+        { target: 'ready' },
       ],
     },
     // A ready task keeps the due time it waited for: a recovery that reruns it keeps a delay that had already counted.
