@@ -470,7 +470,7 @@ async function scaleMain(): Promise<void> {
   const name = `${SCALE_SEQUENCES.toLocaleString('en-US')} sequences × ${SCALE_STEPS.toLocaleString('en-US')} steps`;
   const table = [
     [`LevelDB: ${tasks.toLocaleString('en-US')} no-op tasks (${name})`, seconds(run), rss(run), seconds(bareRun), rss(bareRun), 'peak RSS < 400 MB'],
-    ['LevelDB: recover that run (every task skipped)', seconds(recovery), rss(recovery), seconds(bareRecovery), rss(bareRecovery), 'peak RSS < 400 MB'],
+    ['LevelDB: recover that run (every task skipped)', seconds(recovery), rss(recovery), seconds(bareRecovery), rss(bareRecovery), 'completes'],
   ];
   printTable(header, table);
   console.log(`(each job in a process of its own: node --max-old-space-size=${SCALE_HEAP_MB.run} for the runs, ${SCALE_HEAP_MB.recover} for the recoveries)`);
