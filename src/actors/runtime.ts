@@ -38,7 +38,11 @@ export interface RuntimeOptions {
   config?: RunConfigInput;
   /** Where console log lines go instead of stderr (tests, embedding). */
   logSink?: LineSink;
-  /** An XState inspection observer: it sees the supervisor, the lifecycle, every event actor and every task. */
+  /**
+   * An XState inspection observer (as `createActor` takes, e.g. `createBrowserInspector().inspect`
+   * from @statelyai/inspect): it sees the supervisor actor, the run's lifecycle, every event
+   * actor and every task machine's transitions.
+   */
   inspect?: InspectObserver;
 }
 

@@ -1,35 +1,20 @@
 import { basename } from 'node:path';
 import { ResourcePool } from '../actors/resource-pool.js';
-import { checkRuntimeOptions, FlowRuntime, type RunSummary } from '../actors/runtime.js';
-import type { InspectObserver, Todos, TransitionListener } from '../actors/supervisor.js';
-import { resolveRunConfig, type RunConfigInput, type StepConfig } from '../model/config.js';
+import { checkRuntimeOptions, FlowRuntime, type RunSummary, type RuntimeOptions } from '../actors/runtime.js';
+import type { Todos, TransitionListener } from '../actors/supervisor.js';
+import { resolveRunConfig, type StepConfig } from '../model/config.js';
 import { ClosedError, describe, OptionError, DuplicateNameError, EventorError, ForeignReferenceError, StepCodeError, UnknownNameError, ValidationError } from '../model/errors.js';
 import { normalizeExpr, type EventRef, type ExprInput, type StepRef } from '../model/expr.js';
 import type { AssocSpec, FlowSpec, Sequence, StepFunction, StepSpec, TargetSpec, TriggerSpec } from '../model/spec.js';
-import { RunMode, type StepReplay, type StepStatus, type TaskStatus, type TriggerStatus } from '../model/status.js';
-import type { LineSink } from '../observe/log.js';
+import type { StepReplay, StepStatus, TaskStatus, TriggerStatus } from '../model/status.js';
 import { flowGraph, renderMermaid } from '../observe/mermaid.js';
 
 export type { RunSummary } from '../actors/runtime.js';
 
-/** How an Eventor is made. */
-export interface EventorOptions {
+/** How an Eventor is made: the runtime's options, with a name that defaults to the flow module's base name. */
+export interface EventorOptions extends Omit<RuntimeOptions, 'name'> {
   /** Names the flow in logs and the default store folder; defaults to the flow module's base name. */
   name?: string;
-  /** A LevelDB folder (default `.eventor/<name>`), or ':memory:' to keep the run in this process only. */
-  store?: string;
-  runMode?: RunMode;
-  runId?: string;
-  recoveryRun?: number;
-  config?: RunConfigInput;
-  /** Where console log lines go instead of stderr (tests, embedding). */
-  logSink?: LineSink;
-  /**
-   * An XState inspection observer (as `createActor` takes, e.g. `createBrowserInspector().inspect`
-   * from @statelyai/inspect): it sees the supervisor actor, the run's lifecycle, every event
-   * actor and every task machine's transitions.
-   */
-  inspect?: InspectObserver;
 }
 
 /** What a step runs and what its statuses trigger. */
