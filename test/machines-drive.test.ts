@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createActor, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { LevelStore, StepStatus, taskMachine, type TaskRecord, type TaskStatus } from '../src/index.js';
+import { Eventor, LevelStore, OptionError, Sequent, StepStatus, taskMachine, type TaskRecord, type TaskStatus } from '../src/index.js';
 import { LIMIT, makeEventor, Recorder, tempDir } from './helpers.js';
 
 /** Every task record of a run's first recovery in a LevelDB folder, by step (sequence 1). */
@@ -165,5 +165,13 @@ test("the XState inspector sees the supervisor and every task actor, and each ta
     const snapshots = snapshotsOf(inspected, id);
     assert.deepEqual(snapshots.map((snapshot) => snapshot.value), ['ready', 'active', 'success'], id);
     assert.equal(snapshots.at(-1)?.status, 'done', `${id} ends final`);
+  }
+});
+
+test('an inspect option that is not an inspection observer is an OptionError naming it, for Eventor and Sequent alike', () => {
+  for (const inspect of [42, 'yes', null, {}, { next: 1 }]) {
+    for (const make of [() => new Eventor({ store: ':memory:', inspect } as never), () => new Sequent({ store: ':memory:', inspect } as never)]) {
+      assert.throws(make, (error: unknown) => error instanceof OptionError && /inspect/.test((error as Error).message), `inspect ${JSON.stringify(inspect)}`);
+    }
   }
 });

@@ -1,9 +1,9 @@
 import { currentStep } from '../executors/step-context.js';
 import { ResourcePool } from '../actors/resource-pool.js';
-import { FlowRuntime, type RunSummary } from '../actors/runtime.js';
+import { checkRuntimeOptions, FlowRuntime, type RunSummary } from '../actors/runtime.js';
 import type { Todos, TransitionListener } from '../actors/supervisor.js';
 import { resolveRunConfig, type StepConfig } from '../model/config.js';
-import { describe, DuplicateNameError, EventorError, ForeignReferenceError, ValidationError } from '../model/errors.js';
+import { describe, DuplicateNameError, EventorError, ForeignReferenceError, OptionError, ValidationError } from '../model/errors.js';
 import type { Expr, ExprNode } from '../model/expr.js';
 import type { AssocSpec, EventSpec, FlowSpec, StepFunction, StepSpec } from '../model/spec.js';
 import { RunMode, type StepReplay, type TaskStatus } from '../model/status.js';
@@ -174,6 +174,8 @@ export class Sequent {
   private lastRunId: string | undefined;
 
   constructor(options: SequentOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new OptionError('options', options, 'an object, { name, store, config, ... }', 'new Sequent');
+    checkRuntimeOptions(options, 'new Sequent');
     this.options = options;
     this.name = options.name ?? 'sequent';
     this.top = new SequentStep(this.name, undefined, this, { repeats: ['1'] });
