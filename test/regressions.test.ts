@@ -2,8 +2,7 @@
 // one test or more per defect, each named for it. The store's defects are in store-defects.test.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
@@ -20,14 +19,7 @@ import {
   type EventorOptions,
 } from '../src/index.js';
 import { eventor, root } from './cli-helpers.js';
-import { deferred, errorOf, LIMIT, makeEventor, Recorder } from './helpers.js';
-
-/** A temporary folder removed when the test ends. */
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'eventor-regression-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { deferred, errorOf, LIMIT, makeEventor, Recorder, tempDir } from './helpers.js';
 
 /** A quiet Eventor on a LevelDB folder, closed when the test ends. */
 function durableEventor(t: TestContext, store: string, options: EventorOptions = {}): Eventor {

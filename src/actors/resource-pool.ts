@@ -1,5 +1,5 @@
 import { createStore } from '@xstate/store';
-import { ValidationError } from '../model/errors.js';
+import { DuplicateNameError, ValidationError } from '../model/errors.js';
 
 /** What a pool holds: how many of its resources are in use. */
 export interface PoolState {
@@ -75,4 +75,19 @@ export function acquireAll(claims: readonly (readonly [ResourcePool, number])[])
   for (const [pool, amount] of totals) if (!pool.canAcquire(amount)) return false;
   for (const [pool, amount] of totals) pool.tryAcquire(amount);
   return true;
+}
+
+/**
+ * A step's `[pool, amount]` claims as the FlowSpec keeps them, `[pool name, amount]`, adding each
+ * pool to `pools`: a claim that is not a ResourcePool, or a second pool under a name already
+ * taken, is refused naming the step.
+ */
+export function claimsByName(step: string, key: 'acquires' | 'releases', claims: readonly [ResourcePool, number][] | undefined, pools: Map<string, ResourcePool>): [string, number][] | undefined {
+  return claims?.map(([pool, amount]): [string, number] => {
+    if (!(pool instanceof ResourcePool)) throw new ValidationError(`step '${step}' ${key} ${String(pool)} where a ResourcePool is needed: make one with new ResourcePool(name, { limit })`);
+    const known = pools.get(pool.name);
+    if (known && known !== pool) throw new DuplicateNameError('resource pool', pool.name);
+    pools.set(pool.name, pool);
+    return [pool.name, amount];
+  });
 }

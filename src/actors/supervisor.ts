@@ -156,7 +156,6 @@ const LAUNCHES_PER_TURN = 64;
 
 const statusOfSnapshot = (snapshot: TaskSnapshot): TaskStatus => snapshot.value as TaskStatus;
 
-
 /**
  * The supervisor's actor logic: every event of the run goes through XState to the runtime that
  * owns the run, and the actor's snapshot is a summary of it.
@@ -248,8 +247,7 @@ export class Supervisor {
     try {
       switch (event.type) {
         case 'trigger':
-          this.markBusy();
-          this.enqueue({ kind: 'trigger', event: event.event, sequence: event.sequence });
+          this.onTrigger(event.event, event.sequence);
           break;
         case 'task.outcome': {
           const task = this.live.get(event.key);
@@ -266,10 +264,7 @@ export class Supervisor {
         case 'run':
           this.lifecycle.send({ type: 'run' });
           this.recordRun('running');
-          for (const { event: name, sequence } of event.triggers) {
-            this.markBusy();
-            this.enqueue({ kind: 'trigger', event: name, sequence });
-          }
+          for (const { event: name, sequence } of event.triggers) this.onTrigger(name, sequence);
           this.releaseDue(Date.now());
           break;
         case 'pump':
@@ -307,6 +302,11 @@ export class Supervisor {
   trigger(event: string, sequence: Sequence): void {
     if (!this.plan.events.has(event)) throw new UnknownNameError('event', event, 'triggerEvent');
     this.actor.send({ type: 'trigger', event, sequence });
+  }
+
+  private onTrigger(event: string, sequence: Sequence): void {
+    this.markBusy();
+    this.enqueue({ kind: 'trigger', event, sequence });
   }
 
   /** Starts ready tasks on a later microtask, once what made them ready is over. */
@@ -467,10 +467,7 @@ export class Supervisor {
     const fired = events.find((event) => this.events.get(event)?.getSnapshot().context.fired.has(sequence));
     if (fired !== undefined) return Promise.resolve(fired);
     const task = waiter ? this.live.get(taskKey(waiter.step, waiter.sequence)) : undefined;
-    const waited = this.waiters.wait(
-      events.map((event) => taskKey(event, sequence)),
-      task?.plan.name,
-    );
+    const waited = this.waiters.wait(events.map((event) => taskKey(event, sequence)), task?.step);
     // Its slot is free now: what it waits for may start.
     if (task) this.schedulePump();
     return waited;
@@ -719,7 +716,7 @@ export class Supervisor {
   }
 
   /** A try ended: the machine decides from its outcome whether the task succeeded, failed or retries. */
-  private finish(task: LiveTask, outcome: TaskEvent): void {
+  private finish(task: LiveTask, outcome: Extract<TaskEvent, { type: 'succeed' | 'fail' }>): void {
     if (this.abandoned || !task.running) return;
     task.running = false;
     this.active--;
@@ -738,7 +735,7 @@ export class Supervisor {
     if (statusOfSnapshot(task.snapshot) === 'retrying') {
       const { error, dueAt } = task.snapshot.context;
       const retries = task.plan.retries;
-      const delay = ((dueAt ?? 0) - ('at' in outcome ? outcome.at : Date.now())) / 1000;
+      const delay = ((dueAt ?? 0) - outcome.at) / 1000;
       this.taskLogger(task).warn(`[ Step ${task.plan.name}/${task.snapshot.context.sequence} ] Try ${attempts} of ${retries + 1} failed (${error?.name}: ${error?.message}); retrying in ${delay} s`);
     }
   }

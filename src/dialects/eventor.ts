@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { ResourcePool } from '../actors/resource-pool.js';
+import { claimsByName, type ResourcePool } from '../actors/resource-pool.js';
 import { checkRuntimeOptions, FlowRuntime, type RunSummary, type RuntimeOptions } from '../actors/runtime.js';
 import type { Todos, TransitionListener } from '../actors/supervisor.js';
 import { resolveRunConfig, type StepConfig } from '../model/config.js';
@@ -174,14 +174,6 @@ export class Eventor {
     checkStepOptions(name, options);
     this.stepNames.add(name);
     const { triggers, args, recovery, config, acquires, releases, ...code } = options;
-    const poolNames = (claims: [ResourcePool, number][] | undefined, key: string) =>
-      claims?.map(([pool, amount]): [string, number] => {
-        if (!(pool instanceof ResourcePool)) throw new ValidationError(`step '${name}' ${key} ${String(pool)} where a ResourcePool is needed: make one with new ResourcePool(name, { limit })`);
-        const known = this.pools.get(pool.name);
-        if (known && known !== pool) throw new DuplicateNameError('resource pool', pool.name);
-        this.pools.set(pool.name, pool);
-        return [pool.name, amount];
-      });
     this.steps.push({
       name,
       ...code,
@@ -189,8 +181,8 @@ export class Eventor {
       recovery: recovery ?? {},
       config: config ?? {},
       triggerInput: triggers ?? {},
-      acquires: poolNames(acquires, 'acquires'),
-      releases: poolNames(releases, 'releases'),
+      acquires: claimsByName(name, 'acquires', acquires, this.pools),
+      releases: claimsByName(name, 'releases', releases, this.pools),
     });
     return { kind: 'step', name, owner: this };
   }

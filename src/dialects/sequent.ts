@@ -1,5 +1,5 @@
 import { currentStep } from '../executors/step-context.js';
-import { ResourcePool } from '../actors/resource-pool.js';
+import { claimsByName, type ResourcePool } from '../actors/resource-pool.js';
 import { checkRuntimeOptions, FlowRuntime, type RunSummary } from '../actors/runtime.js';
 import type { Todos, TransitionListener } from '../actors/supervisor.js';
 import { resolveRunConfig, type StepConfig } from '../model/config.js';
@@ -325,14 +325,6 @@ export class Sequent {
       }
       return name;
     };
-    const poolNames = (step: SequentStep, key: 'acquires' | 'releases'): [string, number][] | undefined =>
-      step.options[key]?.map(([pool, amount]): [string, number] => {
-        if (!(pool instanceof ResourcePool)) throw new ValidationError(`step '${step.path}' ${key} ${String(pool)} where a ResourcePool is needed: make one with new ResourcePool(name, { limit })`);
-        const known = pools.get(pool.name);
-        if (known && known !== pool) throw new DuplicateNameError('resource pool', pool.name);
-        pools.set(pool.name, pool);
-        return [pool.name, amount];
-      });
     const handledBy = new Map<Container, Set<SequentStep>>();
     const handledOf = (container: Container) => {
       let handled = handledBy.get(container);
@@ -361,7 +353,7 @@ export class Sequent {
         const reports = { success: [eventName(step, 'success')], failure: [eventName(step, 'failure')], ready: [eventName(step, 'ready')], active: [eventName(step, 'active')] };
         const triggers = handled.has(step) ? { failure: [eventName(step, 'failure')] } : {};
         const { func, module, command, cwd, env, placeholders, args, kwargs, recovery, config, delay } = step.options;
-        const common = { name: step.path, triggers, reports, recovery: recovery ?? {}, config: config ?? {}, acquires: poolNames(step, 'acquires'), releases: poolNames(step, 'releases') };
+        const common = { name: step.path, triggers, reports, recovery: recovery ?? {}, config: config ?? {}, acquires: claimsByName(step.path, 'acquires', step.options.acquires, pools), releases: claimsByName(step.path, 'releases', step.options.releases, pools) };
         if (step.isContainer) {
           const inner = step.children.filter((child): child is SequentStep => child instanceof SequentStep);
           const innerHandled = handledOf(step);

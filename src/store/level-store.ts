@@ -323,39 +323,38 @@ export class LevelStore implements Store {
     this.applying = db.batch(puts, { sync: this.durability === 'sync' && synced }).then(
       () => {
         this.appliedThrough = through;
-        if (synced) {
-          try {
-            log.applied(through);
-          } catch (error) {
-            this.failure ??= ioError(error, this.location, 'written');
-          }
-        }
+        if (synced) this.logApplied(log, through);
         this.applying = undefined;
         this.startApply(db, log);
       },
-      (error: unknown) => {
-        this.failure ??= ioError(error, this.location, 'written');
-        this.applying = undefined;
-      },
+      (error: unknown) => this.applyFailed(error),
     );
     return true;
+  }
+
+  /** Tells the log that LevelDB durably holds its frames through `through`, so that it may let them go. */
+  private logApplied(log: WriteAheadLog, through: number): void {
+    try {
+      log.applied(through);
+    } catch (error) {
+      this.failure ??= ioError(error, this.location, 'written');
+    }
+  }
+
+  /** A background write to LevelDB failed: kept, and thrown by the next write, read and close. */
+  private applyFailed(error: unknown): void {
+    this.failure ??= ioError(error, this.location, 'written');
+    this.applying = undefined;
   }
 
   /** 'sync' at close: one synced write makes everything LevelDB holds durable, and the log can be emptied. */
   private syncedThrough(db: Db, log: WriteAheadLog, through: number): void {
     this.applying = db.put(SYNC_MARK_KEY, new Uint8Array(0), { sync: true }).then(
       () => {
-        try {
-          log.applied(through);
-        } catch (error) {
-          this.failure ??= ioError(error, this.location, 'written');
-        }
+        this.logApplied(log, through);
         this.applying = undefined;
       },
-      (error: unknown) => {
-        this.failure ??= ioError(error, this.location, 'written');
-        this.applying = undefined;
-      },
+      (error: unknown) => this.applyFailed(error),
     );
   }
 
