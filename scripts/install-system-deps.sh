@@ -2,8 +2,10 @@
 # Installs the Debian packages that tests need and npm cannot provide, when they are missing.
 # Runs as root on a fresh machine (CI); elsewhere it only says what is missing.
 set -e
-# command:package pairs; later issues add nats-server, sshd and chromium.
-SYSTEM_DEPS="${SYSTEM_DEPS:-}"
+# Debian puts nats-server and sshd in /usr/sbin, which a non-root PATH may lack.
+PATH="$PATH:/usr/sbin:/sbin"
+# command:package pairs; the NATS transport tests need a real nats-server, later issues add sshd and chromium.
+SYSTEM_DEPS="${SYSTEM_DEPS:-nats-server:nats-server}"
 missing=""
 for pair in $SYSTEM_DEPS; do
   command="${pair%%:*}"

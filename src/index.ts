@@ -12,7 +12,10 @@ export { taskMachine, type TaskEvent, type TaskInput } from './machines/task.mac
 export { eventLogic, eventLogic as eventMachine, type EventContext, type EventEvent, type EventInput } from './machines/event.machine.js';
 export { supervisorMachine, type SupervisorContext } from './machines/supervisor.machine.js';
 export type { FlowSpec, EventSpec, StepSpec, AssocSpec, TargetSpec, TriggerSpec, PoolSpec, Sequence, StepFunction } from './model/spec.js';
-export type { RunConfig, RunConfigInput, StepConfig, LogLevel } from './model/config.js';
+export type { RunConfig, RunConfigInput, StepConfig, LogLevel, NatsSettings } from './model/config.js';
+export { Agent, type AgentOptions } from './transport/agent.js';
+export { sendTrigger, type SendTriggerOptions } from './transport/trigger.js';
+export { PROTOCOL_VERSION } from './transport/protocol.js';
 export type { TransitionRecord, TaskRecord, TaskContext, EarlierOutcome, EventRecord, DelayRecord, RunRecord, RunStatus, TaskCounts } from './model/records.js';
 export type { Store, RecoveryState } from './store/store.js';
 export { LevelStore } from './store/level-store.js';
@@ -44,5 +47,11 @@ export {
   StoreFormatError,
   UnstorableResultError,
   RunStalledError,
+  TransportError,
+  NatsConnectionError,
+  AgentTimeoutError,
+  AgentLostError,
+  RootEscapeError,
+  TriggerRefusedError,
   type ErrorRecord,
 } from './model/errors.js';

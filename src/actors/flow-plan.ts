@@ -68,7 +68,8 @@ export function planFlow(spec: FlowSpec, pools: ReadonlyMap<string, ResourcePool
       handlesFailure,
       stopOnException: step.config.stopOnException ?? config.stopOnException,
       maxConcurrent: limitOf(step.config.maxConcurrent),
-      executor: defaultExecutorKind(step, config.executor),
+      // A step on other hosts goes to its agents, which run it with the executor its code asks for.
+      executor: step.host !== undefined || step.queue !== undefined ? 'remote' : defaultExecutorKind(step, config.executor),
       timeoutMs: step.config.timeout === undefined || step.config.timeout <= 0 || step.config.timeout === Infinity ? undefined : step.config.timeout * 1000,
       retries: step.config.retries ?? 0,
       retryDelayMs: (step.config.retryDelay ?? 0) * 1000,

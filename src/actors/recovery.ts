@@ -110,6 +110,11 @@ export class Lineage {
     return this.bySteps.get(step)?.has(sequence) ?? false;
   }
 
+  /** Every task it still holds, as step, sequence and earlier outcome. */
+  *entries(): IterableIterator<[string, Sequence, EarlierOutcome]> {
+    for (const [step, bySequence] of this.bySteps) for (const [sequence, outcome] of bySequence) yield [step, sequence, outcome];
+  }
+
   /** The task's earlier outcome, let go of: a task is made once, and a recovery's memory shrinks as it goes. */
   take(step: string, sequence: Sequence): EarlierOutcome | undefined {
     const bySequence = this.bySteps.get(step);
@@ -128,6 +133,7 @@ function earlierOutcome(record: TaskRecord): EarlierOutcome {
   const { context } = record;
   if (context.replayed) return context.replayed;
   // Most tasks of a finished run ended with nothing to keep but their status: they share one object.
+  if (record.value === 'active') return { status: 'active', recovery: record.recovery, attempts: context.attempts };
   if (context.result === undefined && context.error === undefined && context.dueAt === undefined) return plainOutcome(record.value, record.recovery);
   const earlier: EarlierOutcome = { status: record.value, recovery: record.recovery };
   if (context.result !== undefined) earlier.result = context.result;

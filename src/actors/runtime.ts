@@ -20,7 +20,10 @@ import { validateFlow } from '../model/validate.js';
 import { RunLogger, type LineSink } from '../observe/log.js';
 import { createStore, defaultStoreFolder } from '../store/open-store.js';
 import { latestRun, type Store } from '../store/store.js';
+import { ClusterLink, type EarlierTry } from '../transport/link.js';
+import { natsSettingsOf } from '../transport/connection.js';
 import { containerCode } from './container.js';
+import { splitHosts } from './hosts.js';
 import { planFlow, type FlowPlan } from './flow-plan.js';
 import { takeUpRun } from './recovery.js';
 import { ResourcePool } from './resource-pool.js';
@@ -101,8 +104,29 @@ function openExecutors(plan: FlowPlan, config: RunConfig): Map<string, Executor>
     worker: () => new WorkerExecutor(config.workers),
   };
   const executors = new Map<string, Executor>();
-  for (const step of plan.steps.values()) if (!executors.has(step.executor)) executors.set(step.executor, make[step.executor as ExecutorKind]());
+  for (const step of plan.steps.values()) if (step.executor !== 'remote' && !executors.has(step.executor)) executors.set(step.executor, make[step.executor as ExecutorKind]());
   return executors;
+}
+
+/** The tasks of a run taken up that were active on agents when it stopped: each is found again by its try. */
+function earlierRemoteTries(taken: { replay?: import('./recovery.js').Lineage; restore?: import('../store/store.js').RecoveryState }, plan: FlowPlan): EarlierTry[] {
+  const tries: EarlierTry[] = [];
+  const remote = (step: string) => {
+    const planned = plan.steps.get(step);
+    return planned?.executor === 'remote' ? planned.spec : undefined;
+  };
+  if (taken.restore) {
+    for (const record of taken.restore.tasks) {
+      const step = remote(record.context.step);
+      if (step && record.value === 'active') tries.push({ step, sequence: record.context.sequence, recovery: record.recovery, attempt: record.context.attempts });
+    }
+  } else if (taken.replay) {
+    for (const [name, sequence, earlier] of taken.replay.entries()) {
+      const step = remote(name);
+      if (step && earlier.status === 'active' && earlier.attempts !== undefined) tries.push({ step, sequence, recovery: earlier.recovery, attempt: earlier.attempts });
+    }
+  }
+  return tries;
 }
 
 /** Refuses runtime options of the wrong type with the option's name, rather than letting them fail later as a TypeError. */
@@ -179,10 +203,19 @@ export class FlowRuntime {
 
   /** Validates the flow, opens the store, finds the run to take up, and makes its supervisor; once. */
   prepare(spec: () => FlowSpec, pools: ReadonlyMap<string, ResourcePool> = new Map()): Promise<Supervisor> {
-    this.preparing ??= this.createSupervisor(spec(), pools).then((supervisor) => {
-      this.supervisor = supervisor;
-      return supervisor;
-    });
+    this.preparing ??= this.createSupervisor(spec(), pools).then(
+      (supervisor) => {
+        this.supervisor = supervisor;
+        return supervisor;
+      },
+      async (error: unknown) => {
+        // A connection to NATS or a worker pool opened before the failure must not keep the process alive.
+        const opened = this.executors;
+        this.executors = [];
+        await Promise.all(opened.map((executor) => executor.close().catch(() => undefined)));
+        throw error;
+      },
+    );
     return this.preparing;
   }
 
@@ -293,13 +326,28 @@ export class FlowRuntime {
       waitForEvent: (events: readonly string[], sequence: Sequence) => this.waitForEvent(events, sequence),
       statusOf: (step: string, sequence: Sequence) => (supervisor as Supervisor).statusOf(step, sequence),
     };
-    const spec: FlowSpec = given.steps.some((step) => step.container) ? { ...given, steps: given.steps.map((step) => (step.container ? { ...step, func: containerCode(step.container, control) } : step)) } : given;
+    const withCode: FlowSpec = given.steps.some((step) => step.container) ? { ...given, steps: given.steps.map((step) => (step.container ? { ...step, func: containerCode(step.container, control) } : step)) } : given;
+    const spec = splitHosts(withCode);
+    if (spec !== withCode) validateFlow(spec);
     const plan = planFlow(spec, pools);
-    for (const step of plan.steps.values()) if (step.spec.module !== undefined) await checkModule(step.spec);
+    const remoteSteps = [...plan.steps.values()].filter((step) => step.executor === 'remote').map((step) => step.spec);
+    for (const step of plan.steps.values()) if (step.spec.module !== undefined && step.executor !== 'remote') await checkModule(step.spec);
     const logFile = this.config.logging.file ?? this.store.durable;
     if (logFile) makeLogFolder(this.config.logdir);
+    const nats = natsSettingsOf(this.config.nats);
+    if (remoteSteps.length > 0 && !nats) {
+      throw new ValidationError(`step '${remoteSteps[0].name}' runs on other hosts (hosts or queue), and this run has no NATS: give config.nats ({ servers: 'nats://host:4222' }) or set EVENTOR_NATS_URL`);
+    }
+    // The cluster first: a NATS that cannot be reached, or agents that are missing, end the run before the store is touched.
+    let link: ClusterLink | undefined;
+    if (nats) {
+      link = await ClusterLink.open(nats, `eventor-${this.name}`, this.logger);
+      this.executors.push(link);
+      if (remoteSteps.length > 0) await link.prepare(remoteSteps);
+    }
     const executors = openExecutors(plan, this.config);
-    this.executors = [...executors.values()];
+    if (link && remoteSteps.length > 0) executors.set('remote', link);
+    this.executors.push(...[...executors.values()].filter((executor) => executor !== link));
     await this.openStore();
     if (this.mode === RunMode.restart && this.config.dayToKeepDb > 0) {
       const deleted = await this.deleteRuns({ olderThanDays: this.config.dayToKeepDb });
@@ -307,6 +355,18 @@ export class FlowRuntime {
     }
     const taken = await takeUpRun({ store: this.store, spec, fingerprint: fingerprintFlow(given), mode: this.mode, runId: this.options.runId ?? (this.mode === RunMode.restart ? this.resolvedRunId : ''), recoveryRun: this.options.recoveryRun });
     this.resolvedRunId = taken.run.runId;
+    if (link) {
+      link.attach(taken.run.runId, (event, sequence) => {
+        if (!this.supervisor || this.closed) return `run ${taken.run.runId} is not running yet`;
+        this.supervisor.trigger(event, sequence);
+        return undefined;
+      });
+      const earlier = earlierRemoteTries(taken, plan);
+      if (earlier.length > 0) {
+        const { finished, awaited } = await link.adopt(earlier);
+        this.logger.info(`Of ${earlier.length} task(s) that were active on agents: ${finished} finished meanwhile (outcome collected), ${awaited} still run (awaited), ${earlier.length - finished - awaited} run again`);
+      }
+    }
     supervisor = new Supervisor(plan, {
       run: taken.run,
       replay: taken.replay,

@@ -49,7 +49,7 @@ export interface SupervisorOptions {
 /** What the supervisor actor is told: the run's events, as XState events. */
 export type SupervisorEvent =
   | { type: 'trigger'; event: string; sequence: Sequence }
-  | { type: 'task.outcome'; key: string; outcome: 'succeed' | 'fail'; result?: unknown; error?: ErrorRecord }
+  | { type: 'task.outcome'; key: string; outcome: 'succeed' | 'fail'; result?: unknown; error?: ErrorRecord; host?: string }
   | { type: 'timer' }
   | { type: 'cancel'; reason: string }
   | { type: 'run'; triggers: readonly { event: string; sequence: Sequence }[] }
@@ -251,7 +251,7 @@ export class Supervisor {
           break;
         case 'task.outcome': {
           const task = this.live.get(event.key);
-          if (task) this.finish(task, event.outcome === 'succeed' ? { type: 'succeed', at: Date.now(), result: event.result } : { type: 'fail', at: Date.now(), error: event.error as ErrorRecord });
+          if (task) this.finish(task, event.outcome === 'succeed' ? { type: 'succeed', at: Date.now(), result: event.result, host: event.host } : { type: 'fail', at: Date.now(), error: event.error as ErrorRecord, host: event.host });
           break;
         }
         case 'timer':
@@ -701,9 +701,10 @@ export class Supervisor {
       };
       arm();
     }
-    let outcome: SupervisorEvent;
+    let outcome: Extract<SupervisorEvent, { type: 'task.outcome' }>;
+    const where: { host?: string } = {};
     try {
-      const result = await executor.run({ step: plan.spec, context, envvarPrefix: this.plan.config.envvarPrefix, timeoutMs: plan.timeoutMs, killGraceMs: this.plan.config.killGrace * 1000 });
+      const result = await executor.run({ step: plan.spec, context, envvarPrefix: this.plan.config.envvarPrefix, timeoutMs: plan.timeoutMs, killGraceMs: this.plan.config.killGrace * 1000, attempt: task.snapshot.context.attempts, where });
       outcome = { type: 'task.outcome', key: task.key, outcome: 'succeed', result };
     } catch (thrown) {
       outcome = { type: 'task.outcome', key: task.key, outcome: 'fail', error: toErrorRecord(thrown) };
@@ -712,6 +713,7 @@ export class Supervisor {
       // Each try gets its own signal: a retry must not start aborted by the try before.
       task.abort = undefined;
     }
+    if (where.host !== undefined) outcome.host = where.host;
     this.actor.send(outcome);
   }
 
@@ -780,6 +782,12 @@ export class Supervisor {
     return (task.logger ??= this.options.logger.child(`Task-${step}(${sequence})`, { step, sequence }));
   }
 
+  /** Where a task runs: this host, its agent's, or for a queue task no agent has reported yet, `queue:NAME`. */
+  private hostOf(task: LiveTask): string {
+    const { spec } = task.plan;
+    return task.snapshot.context.host ?? spec.host ?? (spec.queue !== undefined ? `queue:${spec.queue}` : this.options.host);
+  }
+
   private contextOf(task: LiveTask): StepContext {
     const supervisor = this;
     return {
@@ -834,7 +842,7 @@ export class Supervisor {
     if (this.options.listeners.size > 0) {
       const { step, sequence, result, error } = snapshot.context;
       const status = statusOfSnapshot(snapshot);
-      const transition: TransitionRecord = { runId: this.runId, step, sequence, status, result: status === 'success' ? result : undefined, error: isFinal(status) || status === 'retrying' ? error : undefined, host: this.options.host, at };
+      const transition: TransitionRecord = { runId: this.runId, step, sequence, status, result: status === 'success' ? result : undefined, error: isFinal(status) || status === 'retrying' ? error : undefined, host: this.hostOf(task), at };
       const { acquires, releases } = task.plan;
       if (acquires.length > 0 || releases.length > 0) transition.pools = Object.fromEntries([...acquires, ...releases].map(([pool]) => [pool.name, pool.state()]));
       for (const listener of this.options.listeners) {

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { EventorError, RunStalledError } from '../model/errors.js';
+import { EventorError, RunStalledError, TriggerRefusedError } from '../model/errors.js';
+import type { NatsSettings } from '../model/config.js';
+import { Agent } from '../transport/agent.js';
+import { sendTrigger } from '../transport/trigger.js';
 import { loadRunnable } from './load-flow.js';
 
 function positiveInteger(value: string): number {
@@ -43,9 +46,87 @@ program
     process.exitCode = ok ? 0 : 1;
   });
 
+/** NATS settings from the flags, else the EVENTOR_NATS_* variables; secrets are never echoed. */
+function natsFromFlags(options: { nats?: string; prefix?: string; user?: string; pass?: string; token?: string; creds?: string; nkey?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }): NatsSettings {
+  const env = process.env;
+  const servers = options.nats ?? env.EVENTOR_NATS_URL;
+  if (!servers) throw new InvalidArgumentError('give --nats URL (or set EVENTOR_NATS_URL)');
+  const settings: NatsSettings = { servers: servers.split(',').map((server) => server.trim()) };
+  const pick = (flag: string | undefined, variable: string) => flag ?? env[variable];
+  const user = pick(options.user, 'EVENTOR_NATS_USER');
+  const pass = pick(options.pass, 'EVENTOR_NATS_PASS');
+  const token = pick(options.token, 'EVENTOR_NATS_TOKEN');
+  const creds = pick(options.creds, 'EVENTOR_NATS_CREDS');
+  const nkey = pick(options.nkey, 'EVENTOR_NATS_NKEY');
+  const prefix = pick(options.prefix, 'EVENTOR_NATS_PREFIX');
+  if (user) settings.user = user;
+  if (pass) settings.pass = pass;
+  if (token) settings.token = token;
+  if (creds) settings.credsFile = creds;
+  if (nkey) settings.nkey = nkey;
+  if (prefix) settings.prefix = prefix;
+  const ca = pick(options.tlsCa, 'EVENTOR_NATS_TLS_CA');
+  const cert = pick(options.tlsCert, 'EVENTOR_NATS_TLS_CERT');
+  const key = pick(options.tlsKey, 'EVENTOR_NATS_TLS_KEY');
+  if (ca || cert || key) settings.tls = { ca, cert, key };
+  return settings;
+}
+
+/** The connection flags every command that talks to NATS takes. */
+function withNatsFlags(command: Command): Command {
+  return command
+    .option('--nats <url>', 'NATS server URL(s), comma-separated (default: EVENTOR_NATS_URL)')
+    .option('--prefix <token>', 'first token of every subject (default: eventor, or EVENTOR_NATS_PREFIX)')
+    .option('--user <name>', 'NATS user (or EVENTOR_NATS_USER)')
+    .option('--pass <password>', 'NATS password (or EVENTOR_NATS_PASS, which keeps it out of the process list)')
+    .option('--token <token>', 'NATS token (or EVENTOR_NATS_TOKEN)')
+    .option('--creds <file>', 'NATS .creds file (or EVENTOR_NATS_CREDS)')
+    .option('--nkey <seed>', 'NATS nkey seed (or EVENTOR_NATS_NKEY)')
+    .option('--tls-ca <file>', 'CA certificate of the NATS server (or EVENTOR_NATS_TLS_CA)')
+    .option('--tls-cert <file>', 'client certificate (or EVENTOR_NATS_TLS_CERT)')
+    .option('--tls-key <file>', 'client key (or EVENTOR_NATS_TLS_KEY)');
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+withNatsFlags(
+  program
+    .command('agent')
+    .description('run the steps that supervisors send to this host (hosts: [NAME]) or to the queues it serves, until SIGTERM drains it')
+    .requiredOption('--host <name>', 'the host name steps are pinned to')
+    .requiredOption('--root <dir>', "the folder steps' modules are resolved in; nothing outside it is imported")
+    .option('--queue <name>', 'also take tasks of this work queue (repeat for several)', collect, [])
+    .option('--max-concurrent <n>', 'most tasks running at once (default 8)', positiveInteger)
+    .option('--heartbeat <seconds>', 'seconds between heartbeats (default 1)', Number),
+).action(async (options: { host: string; root: string; queue: string[]; maxConcurrent?: number; heartbeat?: number } & Parameters<typeof natsFromFlags>[0]) => {
+  const agent = await Agent.start({ nats: natsFromFlags(options), host: options.host, root: options.root, queues: options.queue, maxConcurrent: options.maxConcurrent, heartbeat: options.heartbeat });
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) process.exit(130);
+    signalled = true;
+    process.stderr.write(`eventor agent ${options.host}: ${signal}: draining (again to exit at once)\n`);
+    void agent.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await agent.stopped;
+});
+
+withNatsFlags(
+  program
+    .command('trigger')
+    .description('fire an event in a running flow, as if it had called triggerEvent(EVENT, SEQUENCE)')
+    .argument('<event>', 'the event to fire')
+    .requiredOption('--run <id>', 'the run id (as the run printed it, or eventor runs lists it)')
+    .requiredOption('--sequence <n>', 'the sequence to fire it for'),
+).action(async (event: string, options: { run: string; sequence: string } & Parameters<typeof natsFromFlags>[0]) => {
+  await sendTrigger({ nats: natsFromFlags(options), runId: options.run, event, sequence: options.sequence });
+  process.stdout.write(`triggered ${event} (sequence ${options.sequence}) in run ${options.run}\n`);
+});
+
 program.parseAsync().catch((error: unknown) => {
   const message = error instanceof EventorError ? `${error.name}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`eventor: ${message}\n`);
   // A run that started and could not finish is a run that failed (1), not a usage error (2).
-  process.exitCode = error instanceof RunStalledError ? 1 : 2;
+  process.exitCode = error instanceof RunStalledError || error instanceof TriggerRefusedError ? 1 : 2;
 });

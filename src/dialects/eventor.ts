@@ -43,6 +43,10 @@ export interface AddStepOptions {
   acquires?: [ResourcePool, number][];
   /** Resources to give back when a task ends; defaults to `acquires`, `[]` gives back none. */
   releases?: [ResourcePool, number][];
+  /** Hosts whose agents run the step, once each per sequence; needs NATS (`config.nats` or EVENTOR_NATS_URL). */
+  hosts?: string[];
+  /** A work queue: each task runs once, on any agent that serves it; needs NATS. */
+  queue?: string;
 }
 
 /** Options of `addAssoc`, given as its last argument. */
@@ -104,6 +108,8 @@ function checkStepOptions(name: string, options: AddStepOptions): void {
   if (options.cwd !== undefined && typeof options.cwd !== 'string') fail('cwd', 'the path of a folder');
   if (options.env !== undefined && (!isPlainObject(options.env) || Object.values(options.env).some((value) => typeof value !== 'string'))) fail('env', 'an object of names to string values');
   for (const key of ['acquires', 'releases'] as const) if (options[key] !== undefined && !Array.isArray(options[key])) fail(key, '[pool, amount] pairs, [[pool, 1]]');
+  if (options.hosts !== undefined && !Array.isArray(options.hosts)) fail('hosts', "a list of agents' host names, ['node1', 'node2']");
+  if (options.queue !== undefined && typeof options.queue !== 'string') fail('queue', 'the name of a work queue');
   if (options.triggers !== undefined) {
     if (!isPlainObject(options.triggers)) fail('triggers', 'an object from status to the events it fires, { success: [done] }');
     for (const [status, events] of Object.entries(options.triggers)) {

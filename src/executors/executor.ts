@@ -13,6 +13,10 @@ export interface TaskRun {
   readonly timeoutMs?: number;
   /** Milliseconds between SIGTERM and SIGKILL when a program or process is stopped. */
   readonly killGraceMs: number;
+  /** Which try of the task this is (1 for the first): a remote try is known by it across hosts and restarts. */
+  readonly attempt?: number;
+  /** Filled in by an executor that ran the task elsewhere: the host that ran it. */
+  readonly where?: { host?: string };
 }
 
 /** The environment variables that tell a step who it is: `${prefix}STEP_NAME` and the others. */

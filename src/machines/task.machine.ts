@@ -33,9 +33,10 @@ export type TaskEvent =
   | { type: 'due'; at: number }
   /** The runtime offers a start; `granted` says whether the step's resources could be taken. */
   | { type: 'start'; at: number; granted: boolean }
-  | { type: 'succeed'; at: number; result: unknown }
+  /** `host`: the agent that ran the try, for a step on other hosts. */
+  | { type: 'succeed'; at: number; result: unknown; host?: string }
   /** `stopping`: the run is stopping, so no try is left whatever the step's retries say. */
-  | { type: 'fail'; at: number; error: ErrorRecord; stopping?: boolean }
+  | { type: 'fail'; at: number; error: ErrorRecord; stopping?: boolean; host?: string }
   /** Continue mode: a task that was active when its run stopped (interrupted) is ready again. */
   | { type: 'resume' };
 
@@ -44,6 +45,9 @@ const replayOf = (context: TaskContext): StepReplay | undefined => {
   if (!earlier || (earlier.status !== 'success' && earlier.status !== 'failure')) return undefined;
   return context.replayMap?.[earlier.status] ?? (earlier.status === 'success' ? StepReplay.skip : StepReplay.rerun);
 };
+
+/** The agent that ran a try, for the context, when one did; local tasks keep no host. */
+const ranOn = (event: TaskEvent): { host?: string } => ((event.type === 'succeed' || event.type === 'fail') && event.host !== undefined ? { host: event.host } : {});
 
 /** When the event happened, as the runtime said. */
 const atOf = (event: TaskEvent): number => ('at' in event ? event.at : 0);
@@ -89,8 +93,8 @@ export const taskMachine = setup({
       return { result, error, skippedFrom: recovery, earlier: undefined, replayMap: undefined, replayed: undefined, dueAt: undefined };
     }),
     beginTry: assign(({ context, event }) => ({ attempts: context.attempts + 1, deadlineAt: context.timeoutMs === undefined ? undefined : atOf(event) + context.timeoutMs })),
-    keepResult: assign({ result: ({ event }) => (event.type === 'succeed' ? event.result : undefined), deadlineAt: undefined }),
-    keepError: assign({ error: ({ event }) => (event.type === 'fail' ? event.error : undefined), deadlineAt: undefined }),
+    keepResult: assign(({ event }) => ({ result: event.type === 'succeed' ? event.result : undefined, deadlineAt: undefined, ...ranOn(event) })),
+    keepError: assign(({ event }) => ({ error: event.type === 'fail' ? event.error : undefined, deadlineAt: undefined, ...ranOn(event) })),
     timedOut: assign(({ context }) => ({
       error: { name: 'StepTimeoutError', message: timeoutMessage(context.step, context.sequence, context.timeoutMs as number) },
       deadlineAt: undefined,

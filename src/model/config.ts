@@ -45,6 +45,34 @@ export interface RunConfig {
    * returns, at one fdatasync per batch, which the runtime sends once per turn of the event loop).
    */
   durability: 'process' | 'sync';
+  /** Where NATS is, for steps on other hosts and triggers from outside; else `EVENTOR_NATS_URL`. */
+  nats?: NatsSettings;
+}
+
+/**
+ * How to reach NATS and how the cluster behaves. Credentials go only to the connection: they
+ * never appear in a log line, the store or an error.
+ */
+export interface NatsSettings {
+  /** `nats://host:port`, or several. */
+  servers: string | string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** An nkey seed (`SU...`). */
+  nkey?: string;
+  /** A `.creds` file (JWT and nkey seed), as NATS accounts give them. */
+  credsFile?: string;
+  /** TLS: the CA that signed the server's certificate, and a client certificate and key if the server asks for one (file paths). */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** First token of every subject and stream name (default `eventor`), so that clusters can share one NATS. */
+  prefix?: string;
+  /** Seconds before a queue task an agent took and did not finish goes to another agent (default 30). */
+  ackWait?: number;
+  /** Seconds the supervisor waits for the agents its flow needs to say hello (default 30). */
+  agentTimeout?: number;
+  /** Seconds without a heartbeat after which an agent is lost (default 5). */
+  lostAfter?: number;
 }
 
 /** Settings of one step, overriding the run's. */

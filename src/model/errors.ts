@@ -234,3 +234,28 @@ export class UnstorableResultError extends EventorError {}
 
 /** A run() that can never end: steps still active await promises that nothing is left to settle. */
 export class RunStalledError extends EventorError {}
+
+/** Something between hosts went wrong: NATS, an agent, a message. */
+export class TransportError extends EventorError {}
+
+/** NATS could not be reached, or refused the credentials; nothing ran. */
+export class NatsConnectionError extends TransportError {}
+
+/** Hosts a flow needs never said hello within the wait; no task started. */
+export class AgentTimeoutError extends TransportError {
+  constructor(
+    readonly hosts: string[],
+    waitedSeconds: number,
+  ) {
+    super(`no agent said hello within ${waitedSeconds} s for ${hosts.join(', ')}: start them (eventor agent --nats URL --host NAME --root DIR), check they reach the same NATS and prefix, or raise config.nats.agentTimeout`);
+  }
+}
+
+/** The agent running a task stopped heartbeating: the task failed, and a recovery runs it again. */
+export class AgentLostError extends TransportError {}
+
+/** A step's module path leads outside the agent's root, through `..` or a symbolic link. */
+export class RootEscapeError extends TransportError {}
+
+/** A running flow refused an external trigger, or no running flow listens for its run id. */
+export class TriggerRefusedError extends TransportError {}

@@ -21,4 +21,6 @@ export interface Logger {
 export interface LogFields {
   step?: string;
   sequence?: string;
+  /** The host a line comes from, when it is not this one (a step on an agent). */
+  host?: string;
 }

@@ -19,6 +19,8 @@ export interface TaskContext {
   error?: ErrorRecord;
   /** Set when a recovery replayed the outcome of this recovery instead of running the task. */
   skippedFrom?: number;
+  /** The agent that ran its last try, for a step on other hosts. */
+  host?: string;
   retries?: number;
   retryDelayMs?: number;
   retryBackoff?: number;
@@ -39,6 +41,8 @@ export interface EarlierOutcome {
   dueAt?: number;
   /** The recovery that wrote it. */
   recovery: number;
+  /** Tries it had started, kept for a task that was active: a recovery finds its remote try by it. */
+  attempts?: number;
 }
 
 /**

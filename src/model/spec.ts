@@ -40,6 +40,15 @@ export interface StepSpec {
   acquires?: [string, number][];
   /** Resources to give back when a task ends; defaults to `acquires`, `[]` gives back none. */
   releases?: [string, number][];
+  /**
+   * Hosts whose agents run the step: one task per host for each sequence, and the step succeeds
+   * for a sequence when every host's task does. The runtime makes a step of each host.
+   */
+  hosts?: string[];
+  /** The one host whose agent runs this step (a step of `hosts` split per host, or `hosts` of one). */
+  host?: string;
+  /** A work queue: each task runs once, on any agent that serves the queue. */
+  queue?: string;
   /** A container (Sequent): the runtime itself runs its children's repeats, one after the other; it has no code of its own. */
   container?: ContainerSpec;
 }

@@ -168,6 +168,24 @@ function checkStepShape(step: StepSpec): void {
   if (executor !== undefined && !EXECUTORS.includes(executor as string)) throw new ConfigError('executor', executor, `one of ${EXECUTORS.join(', ')}`, owner);
 }
 
+/** A step on other hosts: a list of distinct host names or one queue, and code an agent can run from its own files. */
+function checkPlacement(step: StepSpec): void {
+  const { hosts, queue, host } = step;
+  const isName = (value: unknown) => typeof value === 'string' && value.length > 0 && !/\s/.test(value);
+  if (hosts !== undefined) {
+    if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every(isName)) throw new ConfigError('hosts', hosts, "a list of agents' host names, such as ['node1', 'node2']", step.name);
+    const twice = hosts.find((name, index) => hosts.indexOf(name) !== index);
+    if (twice !== undefined) throw new ConfigError('hosts', hosts, `distinct host names: '${twice}' is listed twice`, step.name);
+  }
+  if (host !== undefined && !isName(host)) throw new ConfigError('host', host, "an agent's host name", step.name);
+  if (queue !== undefined && !isName(queue)) throw new ConfigError('queue', queue, 'the name of a work queue that agents serve, such as gpu', step.name);
+  const placed = hosts !== undefined || host !== undefined || queue !== undefined;
+  if (queue !== undefined && (hosts !== undefined || host !== undefined)) throw new ConfigError('queue', queue, 'either hosts or a queue, not both: a queue task runs on whichever agent serves the queue', step.name);
+  if (placed && (step.func !== undefined || step.container !== undefined)) {
+    throw new StepCodeError(step.name, 'unimportable', 'runs on other hosts and has a func: a function cannot cross to another host; give it module + export (a file under the agents\' --root) or command');
+  }
+}
+
 function validateStep(step: StepSpec, knownEvent: (name: string, where: string) => void): void {
   checkStepShape(step);
   const hasModule = step.module !== undefined || step.export !== undefined;
@@ -184,6 +202,7 @@ function validateStep(step: StepSpec, knownEvent: (name: string, where: string) 
     throw new ConfigError('executor', executor, 'command for a command step', step.name);
   }
   if (hasModule && executor === 'command') throw new ConfigError('executor', executor, 'process, worker or inline for module + export', step.name);
+  checkPlacement(step);
   if (step.command !== undefined && (Array.isArray(step.command) ? step.command.length === 0 || step.command.some((part) => typeof part !== 'string') : typeof step.command !== 'string' || !step.command.trim())) {
     throw new ConfigError('command', step.command, "a program and its arguments (['prog', 'arg']) or a shell line", step.name);
   }

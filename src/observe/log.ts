@@ -97,6 +97,8 @@ export class RunLogger {
   private path = '';
   /** The run's fields of every JSON line (runId, recovery, host), serialised once per attached file. */
   private fileBase = '';
+  private fileBaseFields: { runId: string; recovery: number } | undefined;
+  private readonly fileBases = new Map<string, string>();
   private scheduled = false;
   private sinkError = false;
   /** The formatted times of the last millisecond that logged: a turn's lines mostly share one. */
@@ -123,7 +125,17 @@ export class RunLogger {
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'a');
     this.path = path;
+    this.fileBaseFields = base;
     this.fileBase = bindingsOf({ ...base, host: this.options.host });
+    this.fileBases.clear();
+  }
+
+  /** The run's fields of a line from another host (a step on an agent): the same, with its host. */
+  private fileBaseOf(host: string | undefined): string {
+    if (host === undefined) return this.fileBase;
+    let base = this.fileBases.get(host);
+    if (base === undefined) this.fileBases.set(host, (base = bindingsOf({ ...this.fileBaseFields, host })));
+    return base;
   }
 
   /** Writes every line held so far, synchronously: the runtime calls it when a run stops. */
@@ -157,13 +169,13 @@ export class RunLogger {
       this.lastIsoTime = at.toISOString();
     }
     if (this.toConsole) {
-      const line = layout(this.lastConsoleTime, this.options.host, logger.name, LEVEL_NAMES[level], message);
+      const line = layout(this.lastConsoleTime, logger.host ?? this.options.host, logger.name, LEVEL_NAMES[level], message);
       // A sink is a function of the caller's: it gets each line at once, so that what it keeps is never behind.
       if (this.sink) this.toSink(line);
       else this.consoleText += `${line}\n`;
     }
     if (this.fd !== undefined) {
-      this.fileText += `{"level":${LEVEL_NUMBERS[level]},"time":"${this.lastIsoTime}"${this.fileBase}${logger.fileBindings()},"msg":${JSON.stringify(String(message))}}\n`;
+      this.fileText += `{"level":${LEVEL_NUMBERS[level]},"time":"${this.lastIsoTime}"${this.fileBaseOf(logger.host)}${logger.fileBindings()},"msg":${JSON.stringify(String(message))}}\n`;
     }
     // An error is often the last thing a crashing process says: it must be out before anything else runs.
     if (level === 'error' || this.consoleText.length + this.fileText.length > MAX_BUFFERED) this.flush();
@@ -235,12 +247,16 @@ export class RunLogger {
 class NamedLogger implements Logger {
   /** Its fields and name as a JSON fragment, made when it first writes to a file rather than on every line. */
   private bindings: string | undefined;
+  /** @internal The host its lines come from, when not this one. */
+  readonly host: string | undefined;
 
   constructor(
     private readonly run: RunLogger,
     readonly name: string,
     private readonly fields: LogFields,
-  ) {}
+  ) {
+    this.host = fields.host;
+  }
 
   enabled(level: LogLevel): boolean {
     return this.run.enabled(level);
@@ -272,6 +288,6 @@ class NamedLogger implements Logger {
 
   /** @internal */
   fileBindings(): string {
-    return (this.bindings ??= bindingsOf({ ...this.fields, logger: this.name }));
+    return (this.bindings ??= bindingsOf({ ...this.fields, host: undefined, logger: this.name }));
   }
 }

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, credsAuthenticator, nanos, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsSettings } from '../model/config.js';
+import { ConfigError, NatsConnectionError } from '../model/errors.js';
+import { Subjects } from './protocol.js';
+
+/** The NATS a run uses: `config.nats`, else `EVENTOR_NATS_URL`, else none. */
+export function natsSettingsOf(configured: NatsSettings | undefined, env: NodeJS.ProcessEnv = process.env): NatsSettings | undefined {
+  if (configured !== undefined) {
+    if (configured === null || typeof configured !== 'object' || Array.isArray(configured)) throw new ConfigError('nats', configured, "an object such as { servers: 'nats://127.0.0.1:4222' }");
+    const servers = configured.servers ?? env.EVENTOR_NATS_URL;
+    const valid = (server: unknown) => typeof server === 'string' && server.length > 0;
+    if (!(valid(servers) || (Array.isArray(servers) && servers.length > 0 && servers.every(valid)))) {
+      throw new ConfigError('nats.servers', servers, "the URL of a NATS server such as 'nats://127.0.0.1:4222', or a list of them (or set EVENTOR_NATS_URL)");
+    }
+    for (const key of ['ackWait', 'agentTimeout', 'lostAfter'] as const) {
+      const value = configured[key];
+      if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw new ConfigError(`nats.${key}`, value, 'a number of seconds above 0');
+    }
+    if (configured.prefix !== undefined && !(typeof configured.prefix === 'string' && /^[A-Za-z0-9_-]+$/.test(configured.prefix))) {
+      throw new ConfigError('nats.prefix', configured.prefix, 'one subject token of letters, digits, _ and -, such as eventor');
+    }
+    return { ...configured, servers: servers as string | string[] };
+  }
+  const url = env.EVENTOR_NATS_URL;
+  return url ? { servers: url.split(',').map((server) => server.trim()) } : undefined;
+}
+
+/** The settings' servers, with any password in a URL masked, for messages. */
+export function shownServers(settings: NatsSettings): string {
+  const servers = Array.isArray(settings.servers) ? settings.servers : [settings.servers];
+  return servers.map((server) => server.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
+}
+
+/** The subjects of a cluster's prefix. */
+export function subjectsOf(settings: NatsSettings): Subjects {
+  return new Subjects(settings.prefix ?? 'eventor');
+}
+
+/**
+ * Connects to NATS, keeping on reconnecting for as long as the connection is used (a server
+ * restarted mid-run is waited for, not fatal). A server that cannot be reached, or refuses
+ * the credentials, is a NatsConnectionError that names the servers and never the secrets.
+ */
+export async function connectNats(settings: NatsSettings, name: string): Promise<NatsConnection> {
+  const servers = Array.isArray(settings.servers) ? settings.servers : [settings.servers];
+  let authenticator;
+  try {
+    if (settings.credsFile) authenticator = credsAuthenticator(readFileSync(settings.credsFile));
+    else if (settings.nkey) authenticator = nkeyAuthenticator(new TextEncoder().encode(settings.nkey));
+  } catch (error) {
+    throw new NatsConnectionError(`cannot read the NATS credentials${settings.credsFile ? ` file ${settings.credsFile}` : ' (nkey seed)'}: ${(error as NodeJS.ErrnoException).code ?? 'not a valid seed'}; check config.nats`, { cause: error });
+  }
+  const tls = settings.tls ? { caFile: settings.tls.ca, certFile: settings.tls.cert, keyFile: settings.tls.key } : undefined;
+  try {
+    return await connect({
+      servers,
+      name,
+      user: settings.user,
+      pass: settings.pass,
+      token: settings.token,
+      authenticator,
+      tls,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 5000,
+    });
+  } catch (error) {
+    const text = (error as Error)?.message ?? String(error);
+    const refused = /authoriz|authentic|credential|permission/i.test(text) || (error as Error)?.name === 'AuthorizationError';
+    const why = refused
+      ? `refused the credentials (${scrub(text, settings)}): check config.nats user/pass, token, nkey or credsFile (agents: --user/--pass, --token, --creds or EVENTOR_NATS_* variables)`
+      : `cannot be reached (${scrub(text, settings)}): start nats-server with JetStream (nats-server -js), or fix config.nats.servers / EVENTOR_NATS_URL`;
+    throw new NatsConnectionError(`NATS at ${shownServers(settings)} ${why}`, { cause: error });
+  }
+}
+
+/** A message of the client's, with any secret of the settings taken out. */
+function scrub(text: string, settings: NatsSettings): string {
+  let shown = text;
+  for (const secret of [settings.pass, settings.token, settings.nkey]) if (secret) shown = shown.split(secret).join('***');
+  return shown;
+}
+
+/**
+ * Makes the cluster's two streams if they are missing: the tasks (a work queue: a task leaves
+ * the stream once an agent acknowledges it) and the outcomes of every run (kept a week, so that
+ * a supervisor that died collects what its agents finished while it was down).
+ */
+export async function ensureStreams(nc: NatsConnection, subjects: Subjects): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  const ensure = async (name: string, config: Parameters<JetStreamManager['streams']['add']>[0]) => {
+    try {
+      await jsm.streams.info(name);
+    } catch {
+      try {
+        await jsm.streams.add(config);
+      } catch (error) {
+        // Another peer made it in between.
+        await jsm.streams.info(name).catch(() => {
+          throw error;
+        });
+      }
+    }
+  };
+  await ensure(subjects.tasksStream, { name: subjects.tasksStream, subjects: [subjects.allTasks], retention: RetentionPolicy.Workqueue, storage: StorageType.File, duplicate_window: nanos(120_000) });
+  await ensure(subjects.outcomesStream, { name: subjects.outcomesStream, subjects: [subjects.allOutcomes], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(7 * 86_400_000), duplicate_window: nanos(120_000) });
+  return jsm;
+}
+
+/** Makes (or updates to `ackWaitMs`) the durable consumer of a host's or a queue's tasks. */
+export async function ensureConsumer(jsm: JetStreamManager, stream: string, name: string, filter: string, ackWaitMs: number | undefined): Promise<void> {
+  const ackWait = nanos(ackWaitMs ?? 30_000);
+  try {
+    const info = await jsm.consumers.info(stream, name);
+    if (ackWaitMs !== undefined && info.config.ack_wait !== ackWait) await jsm.consumers.update(stream, name, { ack_wait: ackWait });
+    return;
+  } catch (error) {
+    if (!/not found/i.test((error as Error)?.message ?? '')) throw error;
+  }
+  try {
+    await jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: filter, ack_wait: ackWait, deliver_policy: DeliverPolicy.All, max_deliver: -1, max_ack_pending: -1 });
+  } catch (error) {
+    await jsm.consumers.info(stream, name).catch(() => {
+      throw error;
+    });
+  }
+}
