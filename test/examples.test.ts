@@ -100,3 +100,19 @@ test('the delay example runs each step once over several continue passes', () =>
   for (const prog of ['prog1', 'prog2', 'prog3']) assert.equal(stderr.match(new RegExp(`doing what ${prog} is doing`, 'g'))?.length, 1, prog);
   assert.match(stderr, taskLine('s2', '1', 'EVENTOR_STEP_SEQUENCE: 1'));
 });
+
+test('the cluster demo starts NATS and two agents, runs extract on both hosts and transform through the queue, and stops what it started', () => {
+  const { code, stdout, stderr } = runAlone('cluster/demo.ts');
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  for (const night of ['1', '2', '3']) {
+    assert.match(stdout, new RegExp(`night ${night}  extract@node1 +node1 +success`));
+    assert.match(stdout, new RegExp(`night ${night}  extract@node2 +node2 +success`));
+    assert.match(stdout, new RegExp(`night ${night}  transform +node[12] +success`));
+    assert.match(stdout, new RegExp(`night ${night}  publish +node1 +success`));
+  }
+  assert.match(stdout, /the flow succeeded/);
+  // Remote lines reach the supervisor's console with the host that ran them.
+  assert.match(stderr, /\]\[ node2 \]\[ Task-extract@node2\(1\) \]\[ INFO \]\[ extracting orders for night 1 on node2 \]/);
+  const left = spawnSync('pgrep', ['-f', 'eventor-cluster-demo-'], { encoding: 'utf8' });
+  assert.equal(left.stdout.trim(), '', 'no nats-server of the demo is left running');
+});

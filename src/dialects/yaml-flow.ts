@@ -44,6 +44,8 @@ interface CodeEntry {
   env?: Record<string, string | number | boolean>;
   recovery?: Partial<Record<TaskStatus, StepReplay>>;
   config?: StepConfig;
+  hosts?: string[];
+  queue?: string;
 }
 
 interface SequentEntry extends CodeEntry {
@@ -189,9 +191,13 @@ function lineOf(document: Document, lines: LineCounter, entry: string): number |
   return undefined;
 }
 
-/** The code options of a step entry, with paths made relative to the flow file. */
+/**
+ * The code options of a step entry, with paths made relative to the flow file; a step on other
+ * hosts keeps its paths as written, since each agent resolves them under its own root.
+ */
 function codeOf(entry: CodeEntry, base: string) {
-  const local = (path: string) => (path.startsWith('.') ? resolve(base, path) : path);
+  const remote = entry.hosts !== undefined || entry.queue !== undefined;
+  const local = (path: string) => (path.startsWith('.') && !remote ? resolve(base, path) : path);
   const command = Array.isArray(entry.command) ? entry.command.map(String) : entry.command;
   return {
     command,
@@ -199,7 +205,9 @@ function codeOf(entry: CodeEntry, base: string) {
     export: entry.export,
     args: entry.args,
     kwargs: entry.kwargs,
-    cwd: entry.cwd === undefined ? (command !== undefined ? base : undefined) : resolve(base, entry.cwd),
+    cwd: remote ? entry.cwd : entry.cwd === undefined ? (command !== undefined ? base : undefined) : resolve(base, entry.cwd),
+    ...(entry.hosts !== undefined ? { hosts: entry.hosts } : {}),
+    ...(entry.queue !== undefined ? { queue: entry.queue } : {}),
     env: entry.env === undefined ? undefined : Object.fromEntries(Object.entries(entry.env).map(([key, value]) => [key, String(value)])),
     recovery: entry.recovery,
     config: entry.config,

@@ -12,7 +12,8 @@ export function natsSettingsOf(configured: NatsSettings | undefined, env: NodeJS
     const servers = configured.servers ?? env.EVENTOR_NATS_URL;
     const valid = (server: unknown) => typeof server === 'string' && server.length > 0;
     if (!(valid(servers) || (Array.isArray(servers) && servers.length > 0 && servers.every(valid)))) {
-      throw new ConfigError('nats.servers', servers, "the URL of a NATS server such as 'nats://127.0.0.1:4222', or a list of them (or set EVENTOR_NATS_URL)");
+      const mask = (server: unknown) => (typeof server === 'string' ? server.replace(/\/\/[^@/]*@/, '//***@') : server);
+      throw new ConfigError('nats.servers', Array.isArray(servers) ? servers.map(mask) : mask(servers), "the URL of a NATS server such as 'nats://127.0.0.1:4222', or a list of them (or set EVENTOR_NATS_URL)");
     }
     for (const key of ['ackWait', 'agentTimeout', 'lostAfter'] as const) {
       const value = configured[key];

@@ -233,6 +233,9 @@ export class ClusterLink implements Executor {
     } else {
       outcome = await new Promise<OutcomeMessage>((resolve, reject) => {
         const pending: PendingTry = { id, host: step.host, queue: step.queue, label: `${step.name}/${context.sequence}`, resolve, reject, where };
+        if (step.host !== undefined && this.agents.get(step.host)?.gone) {
+          return reject(new AgentLostError(`agent ${step.host} is lost (no heartbeat, or it stopped), so ${pending.label} cannot start there; start the agent again and recover the run`));
+        }
         this.pending.set(id, pending);
         const onAbort = () => {
           const reason = context.signal.reason;
