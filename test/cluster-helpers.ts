@@ -2,7 +2,7 @@
 // supervisors (Eventors) on it, torn down in an order that leaves nothing running (supervisors
 // first, while NATS is still up to take their goodbyes, then the agents, then the server), and
 // waits on conditions (files, records, output) rather than on the clock.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { Eventor, type EventorOptions, type NatsSettings } from '../src/index.js';
@@ -133,6 +133,22 @@ export class Cluster {
     // Bounded: a test that failed with NATS stopped must still end.
     this.closers.push(() => Promise.race([ev.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]));
     return { ev, lines, recorder: new Recorder(ev) };
+  }
+
+  /**
+   * The path of a gate file for the fixtures' `gated` step, which waits until it exists. It is
+   * opened when the test ends too, before the Eventors close, so that a failed test leaves no
+   * step waiting at it (and no close() waiting for that step).
+   */
+  gate(path: string): string {
+    this.closers.push(async () => {
+      try {
+        writeFileSync(path, '');
+      } catch {
+        // Its folder is gone: nothing waits at it any more.
+      }
+    });
+    return path;
   }
 
   /** Registers something to close with the Eventors, before children and the server go (say, a raw NATS client). */

@@ -18,7 +18,7 @@ test('a step on hosts n1 and n2 runs once on each host, its results name the hos
   const cluster = await Cluster.start(t);
   const dir = tempDir(t);
   const runs = join(dir, 'runs');
-  const gate = join(dir, 'gate');
+  const gate = cluster.gate(join(dir, 'gate'));
   await Promise.all([cluster.agent('n1'), cluster.agent('n2')]);
   const { ev, recorder } = cluster.eventor();
   const start = ev.addEvent('start');
@@ -73,6 +73,28 @@ test('five sequences through a queue served by two agents each run exactly once,
     hosts.add(ranOn);
   }
   assert.deepEqual([...hosts].sort(), ['n1', 'n2'], `both agents of the queue took tasks: ${linesOf(runs).join(' | ')}`);
+  await ev.close();
+});
+
+test('regression: a busy agent does not hoard the tasks of a queue while another agent of the queue is idle', LIMIT, async (t) => {
+  const cluster = await Cluster.start(t);
+  const dir = tempDir(t);
+  const runs = join(dir, 'runs');
+  const gate = cluster.gate(join(dir, 'gate'));
+  await cluster.agent('n1', { queues: ['work'], maxConcurrent: 1 });
+  const { ev, recorder } = cluster.eventor();
+  const start = ev.addEvent('start');
+  // Tasks on n1 wait at the gate; tasks on n2 go straight through.
+  ev.addAssoc(start, ev.addStep('q', { ...code('gated', runs, gate, ['n1']), queue: 'work' }));
+  for (let sequence = 1; sequence <= 4; sequence++) ev.triggerEvent(start, sequence);
+  const running = ev.run();
+  await until(() => linesOf(runs).some((line) => line.startsWith('n1 ') && line.endsWith(' start')), 'n1 to start a task', 30_000, () => linesOf(runs).join(' | '));
+  await cluster.agent('n2', { queues: ['work'], maxConcurrent: 1 });
+  // n1 is held at the gate with one task: the three others are n2's to run, before the gate opens.
+  await until(() => linesOf(runs).filter((line) => line.startsWith('n2 ') && line.endsWith(' end')).length === 3, 'n2 to run the three tasks n1 cannot start', 30_000, () => linesOf(runs).join(' | '));
+  assert.equal(linesOf(runs).filter((line) => line.startsWith('n1 ')).length, 1, `n1 took only the task it runs: ${linesOf(runs).join(' | ')}`);
+  writeFileSync(gate, '');
+  assert.equal(await running, true, recorder.describe());
   await ev.close();
 });
 
@@ -247,7 +269,7 @@ test('an external trigger from `eventor trigger` and from sendTrigger() reaches 
   const cluster = await Cluster.start(t);
   const dir = tempDir(t);
   const runs = join(dir, 'runs');
-  const gate = join(dir, 'gate');
+  const gate = cluster.gate(join(dir, 'gate'));
   await cluster.agent('n1');
   const { ev, recorder, lines } = cluster.eventor();
   const start = ev.addEvent('start');
@@ -291,7 +313,7 @@ test('SIGTERM drains an agent: its running slow task finishes and succeeds, then
   const cluster = await Cluster.start(t);
   const dir = tempDir(t);
   const runs = join(dir, 'runs');
-  const gate = join(dir, 'gate');
+  const gate = cluster.gate(join(dir, 'gate'));
   const agent = await cluster.agent('n1');
   const { ev, recorder } = cluster.eventor();
   const start = ev.addEvent('start');

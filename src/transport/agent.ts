@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { jetstream, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { LogLevel, NatsSettings } from '../model/config.js';
 import { CancelledError, EventorError, RootEscapeError, StepTimeoutError, toErrorRecord, UnstorableResultError } from '../model/errors.js';
@@ -74,6 +74,10 @@ export class Agent {
   private readonly executors = new Map<string, Executor>();
   private readonly modules = new Map<string, Record<string, unknown>>();
   private readonly consumers: ConsumerMessages[] = [];
+  /** The queue fetches under way, stopped when the agent drains. */
+  private readonly fetching = new Set<ConsumerMessages>();
+  /** Queue pulls waiting for a slot. */
+  private readonly slotWaiters = new Set<() => void>();
   private readonly subscriptions: Subscription[] = [];
   private readonly js: JetStreamClient;
   private readonly maxConcurrent: number;
@@ -141,7 +145,11 @@ export class Agent {
     const jsm = await ensureStreams(this.nc, subjects);
     const drop = (line: string) => this.say(line);
     this.subscriptions.push(
-      this.nc.subscribe(subjects.ping, { callback: () => this.beat('hello') }),
+      this.nc.subscribe(subjects.ping, {
+        callback: (_error, msg) => {
+          if (decodeMessage(msg.subject, msg.data, ['ping'], drop)) this.beat('hello');
+        },
+      }),
       this.nc.subscribe(subjects.check(this.host), {
         callback: (_error, msg) => {
           const check = decodeMessage(msg.subject, msg.data, ['check'], drop);
@@ -157,12 +165,13 @@ export class Agent {
         },
       }),
     );
-    const feeds: [string, string, 'host' | 'queue'][] = [[subjects.hostConsumer(this.host), subjects.hostTasks(this.host), 'host']];
-    for (const queue of this.options.queues ?? []) feeds.push([subjects.queueConsumer(queue), subjects.queueTasks(queue), 'queue']);
-    for (const [name, filter, kind] of feeds) {
-      await ensureConsumer(jsm, subjects.tasksStream, name, filter, undefined);
-      const consumer = await this.js.consumers.get(subjects.tasksStream, name);
-      this.consumers.push(await consumer.consume({ max_messages: this.maxConcurrent, callback: (msg) => this.onTask(msg, kind) }));
+    // Tasks pinned to this host are its own whatever its load: they stream in, and wait here for a slot.
+    await ensureConsumer(jsm, subjects.tasksStream, subjects.hostConsumer(this.host), subjects.hostTasks(this.host), undefined);
+    const pinned = await this.js.consumers.get(subjects.tasksStream, subjects.hostConsumer(this.host));
+    this.consumers.push(await pinned.consume({ max_messages: this.maxConcurrent, callback: (msg) => this.onTask(msg, 'host') }));
+    for (const queue of this.options.queues ?? []) {
+      await ensureConsumer(jsm, subjects.tasksStream, subjects.queueConsumer(queue), subjects.queueTasks(queue), undefined);
+      void this.pullQueue(await this.js.consumers.get(subjects.tasksStream, subjects.queueConsumer(queue)));
     }
     this.heartbeat = setInterval(() => this.beat('heartbeat'), this.interval * 1000);
     // A queue task held longer than its ack wait would go to another agent while this one still runs it.
@@ -172,6 +181,36 @@ export class Agent {
     }, 5000);
     this.beat('hello');
     this.say(`agent ${this.host} ready: root ${this.root}, ${this.options.queues?.length ? `queues ${this.options.queues.join(', ')}, ` : ''}up to ${this.maxConcurrent} task(s) at once`);
+  }
+
+  /**
+   * Takes a queue's tasks only as slots are free: a task pulled by a busy agent would wait here
+   * while an idle one could run it, so the queue is asked for no more than this agent can start.
+   */
+  private async pullQueue(consumer: Consumer): Promise<void> {
+    for (let wait = 100; !this.draining && !this.nc.isClosed(); ) {
+      const free = this.maxConcurrent - this.running.size - this.backlog.length;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => this.slotWaiters.add(resolve));
+        continue;
+      }
+      try {
+        const messages = await consumer.fetch({ max_messages: free, expires: 2000 });
+        this.fetching.add(messages);
+        try {
+          for await (const msg of messages) this.onTask(msg, 'queue');
+        } finally {
+          this.fetching.delete(messages);
+        }
+        wait = 100;
+      } catch (error) {
+        if (this.draining || this.nc.isClosed()) return;
+        // NATS is away, or the consumer is being remade: ask again soon.
+        this.say(`cannot take tasks of the queue yet (${toErrorRecord(error).message}); trying again`);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(wait * 2, 2000);
+      }
+    }
   }
 
   private onTask(msg: JsMsg, kind: 'host' | 'queue'): void {
@@ -232,6 +271,8 @@ export class Agent {
     const next = this.backlog.shift();
     if (next) this.start(next);
     else if (this.running.size === 0) this.idle?.();
+    for (const waiter of this.slotWaiters) waiter();
+    this.slotWaiters.clear();
   }
 
   private taskRun(message: TaskMessage, signal: AbortSignal): { run: TaskRun; executor: Executor } {
@@ -315,7 +356,8 @@ export class Agent {
   private async drain(): Promise<void> {
     this.draining = true;
     this.say(`draining: no new task; ${this.running.size} running task(s) finish first`);
-    for (const consumer of this.consumers) consumer.stop();
+    for (const consumer of [...this.consumers, ...this.fetching]) consumer.stop();
+    for (const waiter of this.slotWaiters) waiter();
     // Queue tasks held but not started go back to the queue at once, for another agent.
     for (let i = this.backlog.length - 1; i >= 0; i--) {
       const { msg } = this.backlog[i];
