@@ -45,11 +45,32 @@ interface Proc {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-/** Every child still running, SIGKILLed if this process exits before it stopped them. */
+/** Every child still running and every store folder not yet removed: killed and removed if this process ends before it did so itself. */
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+const folders = new Set<string>();
+function killAll(): void {
   for (const child of live) child.kill('SIGKILL');
-});
+  live.clear();
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+  folders.clear();
+}
+process.on('exit', killAll);
+
+/** While the cluster rows run, an interrupt (Ctrl-C) or SIGTERM kills what they started before the bench ends. */
+function guardSignals(): () => void {
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => {
+    const onSignal = () => {
+      killAll();
+      for (const [s, h] of handlers) process.off(s, h);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+    return [signal, onSignal] as const;
+  });
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
 
 function launch(name: string, command: string, args: string[]): Proc {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -111,7 +132,7 @@ function launch(name: string, command: string, args: string[]): Proc {
 }
 
 /** SIGTERM, then SIGKILL if it has not gone within STOP_MS; resolves once it has exited. */
-async function stop(proc: Proc): Promise<void> {
+export async function stop(proc: Proc): Promise<void> {
   if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), STOP_MS);
   await proc.exited;
@@ -137,8 +158,9 @@ interface Nats {
   server: Proc;
 }
 
-async function startNats(): Promise<Nats> {
+export async function startNats(): Promise<Nats> {
   const folder = mkdtempSync(join(tmpdir(), 'eventor-bench-nats-'));
+  folders.add(folder);
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const server = launch(`nats-server on port ${port}`, NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(folder, 'js')]);
@@ -150,21 +172,26 @@ async function startNats(): Promise<Nats> {
       // Another process can take the port between freePort() and the server binding it.
       if (attempt < 3 && /address already in use/i.test(server.tail())) continue;
       rmSync(folder, { recursive: true, force: true });
+      folders.delete(folder);
       throw error;
     }
   }
 }
 
-async function stopNats(nats: Nats): Promise<void> {
+export async function stopNats(nats: Nats): Promise<void> {
   await stop(nats.server);
   rmSync(nats.folder, { recursive: true, force: true, maxRetries: 3 });
+  folders.delete(nats.folder);
 }
 
+/** Node options for the agents: BENCH_AGENT_NODE_ARGS (say, '--cpu-prof --cpu-prof-dir=DIR'), with HOST replaced by each agent's host. */
+const agentNodeArgs = (host: string) => (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean).map((arg) => arg.replace(/HOST/g, host));
+
 /** Agents n1..nN, each also serving the queue 'work', started at once; resolves when every one printed its ready line. */
-async function startAgents(url: string, count: number, maxConcurrent: number): Promise<Proc[]> {
+export async function startAgents(url: string, count: number, maxConcurrent: number): Promise<Proc[]> {
   const agents = Array.from({ length: count }, (_, i) => {
     const host = `n${i + 1}`;
-    return launch(`agent ${host}`, process.execPath, [CLI, 'agent', '--nats', url, '--host', host, '--root', AGENT_ROOT, '--queue', 'work', '--max-concurrent', String(maxConcurrent)]);
+    return launch(`agent ${host}`, process.execPath, [...agentNodeArgs(host), CLI, 'agent', '--nats', url, '--host', host, '--root', AGENT_ROOT, '--queue', 'work', '--max-concurrent', String(maxConcurrent)]);
   });
   try {
     await Promise.all(agents.map((agent, i) => agent.waitFor(new RegExp(`agent n${i + 1} ready`))));
@@ -320,6 +347,8 @@ const CHAIN = 1000;
 const CHAIN_RUNS = 3;
 const FANOUT = 10_000;
 const FANOUT_RUNS = 3;
+/** The warm-up fan-out is smaller: it only has to compile the code and make the streams and consumers. */
+const FANOUT_WARMUP = 2000;
 const AGENT_CONCURRENCY = 256;
 
 /** What a row that could not be measured shows: n/a, and why. */
@@ -340,12 +369,12 @@ async function chainRows(nats: Nats, nc: NatsConnection): Promise<ClusterRow[]> 
       ours.push(...latencies);
       bare.push(...trips);
     }
-    const note = `${CHAIN_RUNS} chains pooled; bare: ${CHAIN.toLocaleString('en-US')} sequential core NATS requests × ${CHAIN_RUNS} to a responder in another process`;
+    const note = `gaps between successes, ${CHAIN_RUNS} chains pooled; bare: ${CHAIN_RUNS} × ${CHAIN.toLocaleString('en-US')} sequential core NATS requests to a responder in another process`;
     const p50 = { ours: percentile(ours, 50), bare: percentile(bare, 50) };
     const p99 = { ours: percentile(ours, 99), bare: percentile(bare, 99) };
     return [
-      { name: 'cluster: chain of 1,000 remote no-op steps (p50)', unit: 'µs/step', ...p50, target: '≤ 500', better: 'lower', note, json: { cluster_chain_p50_us_per_step: Math.round(p50.ours), cluster_chain_p50_baseline_us: Math.round(p50.bare) } },
-      { name: 'cluster: chain of 1,000 remote no-op steps (p99)', unit: 'µs/step', ...p99, target: '—', better: 'lower', note: 'bare: p99 of the same requests', json: { cluster_chain_p99_us_per_step: Math.round(p99.ours), cluster_chain_p99_baseline_us: Math.round(p99.bare) } },
+      { name: 'cluster: chain of 1,000 remote no-op steps (p50)', unit: 'µs/step', ...p50, target: '≤ 500', better: 'lower', note, json: { cluster_chain_p50_us_per_step: Math.round(p50.ours), cluster_chain_p50_baseline_us_per_step: Math.round(p50.bare) } },
+      { name: 'cluster: chain of 1,000 remote no-op steps (p99)', unit: 'µs/step', ...p99, target: '—', better: 'lower', note: 'bare: p99 of the same requests', json: { cluster_chain_p99_us_per_step: Math.round(p99.ours), cluster_chain_p99_baseline_us_per_step: Math.round(p99.bare) } },
     ];
   } finally {
     await Promise.all(peers.map(stop));
@@ -366,8 +395,8 @@ async function fanOutRows(nats: Nats, nc: NatsConnection, agents: number, which:
       where: { hosts },
       peers: hosts.map((host) => ['worker', `host_${host}`, String(AGENT_CONCURRENCY)]),
       subjectOf: (i: number) => `bench.tasks.host.${hosts[i % agents]}`,
-      how: `${sequences.toLocaleString('en-US')} sequences of a step with hosts [${hosts.join(', ')}]`,
-      bareHow: `bare: 10,000 JetStream publishes to a work-queue stream, ${agents} consumer processes (one pinned consumer each) publishing outcomes to a stream and acking`,
+      how: `${sequences.toLocaleString('en-US')} sequences × hosts [${hosts.join(', ')}]`,
+      bareHow: `bare: 10,000 JetStream publishes to a work queue, ${agents} consumer processes (a consumer each) acking and publishing outcomes to a stream`,
     },
     {
       kind: 'queue',
@@ -377,7 +406,7 @@ async function fanOutRows(nats: Nats, nc: NatsConnection, agents: number, which:
       where: { queue: 'work' },
       peers: hosts.map(() => ['worker', 'queue_work', String(AGENT_CONCURRENCY)]),
       subjectOf: () => 'bench.tasks.queue.work',
-      how: `${FANOUT.toLocaleString('en-US')} sequences of a step with queue 'work'`,
+      how: `${FANOUT.toLocaleString('en-US')} sequences × queue 'work'`,
       bareHow: `bare: the same JetStream traffic, ${agents} consumer processes sharing one consumer, acking after the outcome`,
     },
   ].filter((variant) => which.has(variant.kind));
@@ -400,8 +429,9 @@ async function fanOutRows(nats: Nats, nc: NatsConnection, agents: number, which:
         const bare: number[] = [];
         const whole: number[] = [];
         for (let r = -WARMUP; r < FANOUT_RUNS; r++) {
-          const run = await fanOutRate(nats.url, FANOUT, variant.kind === 'pinned' ? sequences : FANOUT, variant.where);
-          const baseline = await bareFanOut(nc, FANOUT, variant.subjectOf);
+          const tasks = r < 0 ? FANOUT_WARMUP : FANOUT;
+          const run = await fanOutRate(nats.url, tasks, variant.kind === 'pinned' ? tasks / agents : tasks, variant.where);
+          const baseline = await bareFanOut(nc, tasks, variant.subjectOf);
           if (r < 0) continue;
           ours.push(run.rate);
           whole.push(run.wholeMs);
@@ -415,7 +445,7 @@ async function fanOutRows(nats: Nats, nc: NatsConnection, agents: number, which:
           ...figures,
           target: variant.target,
           better: 'higher',
-          note: `${variant.how}, agents --max-concurrent ${AGENT_CONCURRENCY}; median of ${FANOUT_RUNS}, first transition to last success (whole run() ${wholeS.toFixed(2)} s); ${variant.bareHow}`,
+          note: `${variant.how}, --max-concurrent ${AGENT_CONCURRENCY}; median of ${FANOUT_RUNS}, first transition to last success (whole run() ${wholeS.toFixed(2)} s); ${variant.bareHow}`,
           json: { [`${variant.key}_tasks_per_s`]: Math.round(figures.ours), [`${variant.key}_baseline_tasks_per_s`]: Math.round(figures.bare), [`${variant.key}_whole_run_s`]: +wholeS.toFixed(2) },
         });
       } catch (error) {
@@ -436,6 +466,15 @@ async function fanOutRows(nats: Nats, nc: NatsConnection, agents: number, which:
  * reason, not a crash of the bench.
  */
 export async function clusterRows(which: Set<string> = new Set(['chain', 'pinned', 'queue'])): Promise<ClusterRow[]> {
+  const unguard = guardSignals();
+  try {
+    return await clusterRowsGuarded(which);
+  } finally {
+    unguard();
+  }
+}
+
+async function clusterRowsGuarded(which: Set<string>): Promise<ClusterRow[]> {
   const nats = await startNats();
   let nc: NatsConnection | undefined;
   const rows: ClusterRow[] = [];
@@ -447,7 +486,10 @@ export async function clusterRows(which: Set<string> = new Set(['chain', 'pinned
         agents = await startAgents(nats.url, 1, AGENT_CONCURRENCY);
         rows.push(...(await chainRows(nats, nc)));
       } catch (error) {
-        rows.push(failedRow('cluster: chain of 1,000 remote no-op steps (p50)', 'µs/step', '≤ 500', 'lower', 'cluster_chain_p50_us_per_step', error));
+        rows.push(
+          failedRow('cluster: chain of 1,000 remote no-op steps (p50)', 'µs/step', '≤ 500', 'lower', 'cluster_chain_p50_us_per_step', error),
+          failedRow('cluster: chain of 1,000 remote no-op steps (p99)', 'µs/step', '—', 'lower', 'cluster_chain_p99_us_per_step', error),
+        );
       } finally {
         await Promise.all(agents.map(stop));
       }
@@ -460,8 +502,34 @@ export async function clusterRows(which: Set<string> = new Set(['chain', 'pinned
   return rows;
 }
 
-// Alone: the rows asked for, as JSON lines, for profiling one side without the rest of the bench.
+/**
+ * Eventor's side only, `runs` times, for a profiler: `profile chain`, `profile pinned AGENTS`
+ * or `profile queue AGENTS`. Prints each run's figure; no baseline runs in this process.
+ */
+async function profile(kind: string, agents: number, runs: number): Promise<void> {
+  const nats = await startNats();
+  let procs: Proc[] = [];
+  try {
+    procs = await startAgents(nats.url, kind === 'chain' ? 1 : agents, AGENT_CONCURRENCY);
+    const hosts = Array.from({ length: agents }, (_, i) => `n${i + 1}`);
+    for (let r = 0; r < runs; r++) {
+      if (kind === 'chain') {
+        const latencies = await chainLatencies(nats.url, CHAIN);
+        console.log(JSON.stringify({ kind, p50_us: Math.round(percentile(latencies, 50)), p99_us: Math.round(percentile(latencies, 99)) }));
+      } else {
+        const { rate, wholeMs } = await fanOutRate(nats.url, FANOUT, kind === 'pinned' ? FANOUT / agents : FANOUT, kind === 'pinned' ? { hosts } : { queue: 'work' });
+        console.log(JSON.stringify({ kind, agents, tasks_per_s: Math.round(rate), whole_ms: Math.round(wholeMs) }));
+      }
+    }
+  } finally {
+    await Promise.all(procs.map(stop));
+    await stopNats(nats);
+  }
+}
+
+// Alone: the rows asked for, as JSON lines; or `profile ...`, Eventor's side only.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const asked = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
-  for (const row of await clusterRows(asked.length ? new Set(asked) : undefined)) console.log(JSON.stringify(row));
+  if (asked[0] === 'profile') await profile(asked[1] ?? 'pinned', Number(asked[2] ?? 2), Number(asked[3] ?? 3));
+  else for (const row of await clusterRows(asked.length ? new Set(asked) : undefined)) console.log(JSON.stringify(row));
 }

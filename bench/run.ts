@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ConfigError, Eventor, RunMode, StepStatus, type RunConfigInput } from '../dist/index.js';
 import { DEFAULT_RUN_CONFIG } from '../dist/model/config.js';
 import { encode } from '../dist/store/codec.js';
+import { clusterRows, type ClusterRow } from './cluster.js';
 
 const quiet = { logging: { console: false } } as const;
 const noop = async () => {};
@@ -528,6 +529,17 @@ async function main(): Promise<void> {
   const workers = await workerRow(10_000);
   rows.push({ name: 'worker: 10,000 no-op tasks', unit: 'tasks/s', ...workers, target: '≤ 1.2× bare', better: 'higher' });
 
+  // Steps on agents over NATS (bench/cluster.ts): its own nats-server and agents, stopped and removed whatever happens.
+  let cluster: ClusterRow[];
+  try {
+    cluster = await clusterRows();
+  } catch (error) {
+    const why = (error as Error)?.message ?? String(error);
+    cluster = [{ name: 'cluster: rows not run', unit: '', ours: Number.NaN, bare: Number.NaN, target: '', better: 'lower', note: `failed: ${why.slice(0, 300)}`, json: { cluster_failed: why } }];
+  }
+  for (const { json: _json, ...row } of cluster) rows.push(row);
+  const clusterFailed = cluster.some((row) => row.note?.startsWith('failed'));
+
   const fmt = (n: number) => (Number.isNaN(n) ? 'n/a' : n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
   const ratio = (row: (typeof rows)[number]) => (Number.isNaN(row.ours) ? '—' : `${(row.better === 'lower' ? row.ours / row.bare : row.bare / row.ours).toFixed(1)}×`);
   const header = ['row', 'unit', 'eventor', 'bare baseline', 'ratio', 'target', 'note'];
@@ -558,7 +570,10 @@ async function main(): Promise<void> {
     command_parallel_baseline_us_per_task: Math.round(commandParallel.bare),
     worker_tasks_per_s: Math.round(workers.ours),
     worker_baseline_tasks_per_s: Math.round(workers.bare),
+    ...Object.assign({}, ...cluster.map((row) => row.json)),
   }));
+  // A cluster row that could not be measured is printed as n/a with its reason, and fails the bench.
+  if (clusterFailed) process.exitCode = 1;
 }
 
 const args = process.argv.slice(2);

@@ -151,6 +151,9 @@ export const taskKey = (step: string, sequence: Sequence): string => `${step}\u0
 /** How many tasks a recovery replays per launch. */
 const REPLAYS_PER_LAUNCH = 512;
 
+/** How many tasks' code starts in one turn of the event loop. */
+const EXECUTES_PER_TURN = 512;
+
 /** How many launches run on microtasks before the event loop gets a turn. */
 const LAUNCHES_PER_TURN = 64;
 
@@ -679,11 +682,18 @@ export class Supervisor {
     } else this.executeAll(tasks);
   }
 
-  private executeAll(tasks: readonly LiveTask[]): void {
-    for (const task of tasks) {
+  /**
+   * Starts the code of tasks, a bounded number per turn of the event loop: thousands started in
+   * one go would hold back, until the last has started, the outcomes of the first.
+   */
+  private executeAll(tasks: readonly LiveTask[], from = 0): void {
+    const end = Math.min(tasks.length, from + EXECUTES_PER_TURN);
+    for (let i = from; i < end; i++) {
+      const task = tasks[i];
       if (!task.running || this.abandoned || this.broken) continue;
       this.execute(task).catch((error: unknown) => this.failRun(error));
     }
+    if (end < tasks.length) setImmediate(() => this.executeAll(tasks, end));
   }
 
   private async execute(task: LiveTask): Promise<void> {

@@ -13,6 +13,7 @@ import { InlineExecutor } from '../executors/inline.js';
 import { ProcessExecutor } from '../executors/process.js';
 import { WorkerExecutor } from '../executors/worker.js';
 import { connectNats, ensureConsumer, ensureStreams, subjectsOf } from './connection.js';
+import { StreamPublisher } from './publisher.js';
 import { decodeMessage, encodeMessage, tryToken, type CheckedMessage, type OutcomeMessage, type Subjects, type TaskMessage } from './protocol.js';
 
 /** How an agent is started: `eventor agent` passes its flags here. */
@@ -73,6 +74,9 @@ export class Agent {
   private readonly backlog: { message: TaskMessage; msg?: JsMsg }[] = [];
   private readonly executors = new Map<string, Executor>();
   private readonly modules = new Map<string, Record<string, unknown>>();
+  /** Module paths resolved under the root, once each. */
+  private readonly paths = new Map<string, string>();
+  private readonly publisher: StreamPublisher;
   private readonly consumers: ConsumerMessages[] = [];
   /** The queue fetches under way, stopped when the agent drains. */
   private readonly fetching = new Set<ConsumerMessages>();
@@ -100,6 +104,7 @@ export class Agent {
     this.host = options.host;
     this.subjects = subjectsOf(options.nats);
     this.js = jetstream(nc);
+    this.publisher = new StreamPublisher(nc);
     this.maxConcurrent = options.maxConcurrent ?? 8;
     this.interval = options.heartbeat ?? 1;
     this.root = realpathSync(options.root);
@@ -220,7 +225,10 @@ export class Agent {
     if (this.draining) return void msg.nak();
     // A pinned task is this host's from the moment it arrives: a lost agent fails it, and it never runs twice.
     if (kind === 'host') msg.ack();
-    const entry = { message, msg: kind === 'queue' ? msg : undefined };
+    this.take({ message, msg: kind === 'queue' ? msg : undefined });
+  }
+
+  private take(entry: { message: TaskMessage; msg?: JsMsg }): void {
     if (this.running.size < this.maxConcurrent) this.start(entry);
     else this.backlog.push(entry);
   }
@@ -228,7 +236,8 @@ export class Agent {
   private start({ message, msg }: { message: TaskMessage; msg?: JsMsg }): void {
     const abort = new AbortController();
     this.running.set(message.id, { message, abort, msg });
-    this.nc.publish(this.subjects.started(message.runId), encodeMessage({ kind: 'started', id: message.id, runId: message.runId, host: this.host, at: Date.now() }));
+    // The supervisor knows the host of a pinned task; of a queue task, it learns it here.
+    if (msg) this.nc.publish(this.subjects.started(message.runId), encodeMessage({ kind: 'started', id: message.id, runId: message.runId, host: this.host, at: Date.now() }));
     void this.execute(message, abort).then((outcome) => this.finish(message, outcome, msg));
   }
 
@@ -256,17 +265,15 @@ export class Agent {
       data = encodeMessage<OutcomeMessage>({ ...outcome, ok: false, result: undefined, error: toErrorRecord(new UnstorableResultError(`step '${message.step.name}' returned a result that cannot be sent (${toErrorRecord(error).message}): return plain data`)) });
     }
     const subject = `${this.subjects.outcome(message.runId)}.${tryToken(message.id)}`;
-    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-      try {
-        await this.js.publish(subject, data, { msgID: message.id, timeout: 5000 });
-        break;
-      } catch (error) {
-        if (this.nc.isClosed()) break;
-        this.say(`cannot publish the outcome of ${message.step.name}/${message.sequence} yet (${toErrorRecord(error).message}); trying again`);
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
+    try {
+      // Sent again while NATS is away, until the stream has it: only then is a queue task acknowledged.
+      await this.publisher.publish(subject, data, message.id);
+      msg?.ack();
+    } catch (error) {
+      this.say(`the outcome of ${message.step.name}/${message.sequence} was not stored (${toErrorRecord(error).message})`);
+      // Not acknowledged: the queue gives the task to an agent that can report it.
+      msg?.nak();
     }
-    msg?.ack();
     this.running.delete(message.id);
     const next = this.backlog.shift();
     if (next) this.start(next);
@@ -286,7 +293,9 @@ export class Agent {
       step.cwd = remote.cwd === undefined ? this.root : this.folderUnderRoot(remote.cwd);
     }
     if (remote.module !== undefined) {
-      step.module = moduleUnderRoot(this.root, remote.module);
+      let path = this.paths.get(remote.module);
+      if (path === undefined) this.paths.set(remote.module, (path = moduleUnderRoot(this.root, remote.module)));
+      step.module = path;
       step.export = remote.export;
     }
     const logger = new RelayLogger(this, message, `Task-${remote.name}(${message.sequence})`);
@@ -372,6 +381,7 @@ export class Agent {
     this.beat('goodbye');
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     await Promise.all([...this.executors.values()].map((executor) => executor.close().catch(() => undefined)));
+    this.publisher.close();
     await this.nc.drain().catch(() => this.nc.close());
     this.say('stopped');
     this.markStopped();

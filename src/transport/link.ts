@@ -1,4 +1,4 @@
-import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { NatsSettings } from '../model/config.js';
 import { AgentLostError, AgentTimeoutError, CancelledError, StepCodeError, StepTimeoutError, TransportError, toErrorRecord } from '../model/errors.js';
@@ -8,6 +8,7 @@ import type { Executor, TaskRun } from '../executors/executor.js';
 import { defaultExecutorKind } from '../executors/executor.js';
 import { errorFromRecord } from '../executors/modules.js';
 import { connectNats, ensureConsumer, ensureStreams, subjectsOf } from './connection.js';
+import { StreamPublisher } from './publisher.js';
 import { decodeMessage, encodeMessage, tryId, tryToken, type BeatMessage, type OutcomeMessage, type RemoteStep, type Subjects, type TaskMessage } from './protocol.js';
 
 /** What the link knows of an agent, from its hellos and heartbeats. */
@@ -82,7 +83,7 @@ export class ClusterLink implements Executor {
   private readonly pending = new Map<string, PendingTry>();
   private readonly adopted = new Map<string, Adopted>();
   private readonly subscriptions: Subscription[] = [];
-  private readonly js: JetStreamClient;
+  private readonly publisher: StreamPublisher;
   private lostTimer: NodeJS.Timeout | undefined;
   private connected = true;
   private closed = false;
@@ -97,7 +98,7 @@ export class ClusterLink implements Executor {
     private readonly logger: Logger,
   ) {
     this.subjects = subjectsOf(settings);
-    this.js = jetstream(nc);
+    this.publisher = new StreamPublisher(nc);
     this.lostAfterMs = (settings.lostAfter ?? 5) * 1000;
   }
 
@@ -284,6 +285,7 @@ export class ClusterLink implements Executor {
     for (const pending of this.pending.values()) pending.reject(new CancelledError('the run closed while the task ran on an agent'));
     this.pending.clear();
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.publisher.close();
     await this.nc.drain().catch(() => this.nc.close());
   }
 
@@ -297,21 +299,10 @@ export class ClusterLink implements Executor {
     return agent !== undefined && !agent.gone;
   }
 
-  /** Publishes a task to the tasks stream, again and again while NATS is away; the stream drops the copies by id. */
+  /** Publishes a task to the tasks stream; while NATS is away it is sent again, and the stream drops the copies by id. */
   private async dispatch(subject: string, data: Uint8Array, id: string): Promise<number | undefined> {
-    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-      if (this.closed || !this.pending.has(id)) return undefined;
-      try {
-        const ack = await this.js.publish(subject, data, { msgID: id, timeout: 5000 });
-        return ack.seq;
-      } catch (error) {
-        if (/no responders|timeout|disconnect|closed|reconnect/i.test(toErrorRecord(error).message) && !this.closed) {
-          await new Promise((resolve) => setTimeout(resolve, wait));
-          continue;
-        }
-        throw new TransportError(`cannot send a task to NATS on ${subject}: ${toErrorRecord(error).message}`, { cause: error });
-      }
-    }
+    if (this.closed || !this.pending.has(id)) return undefined;
+    return this.publisher.publish(subject, data, id);
   }
 
   /** Takes a try out of the pending ones, to settle it. */
