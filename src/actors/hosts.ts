@@ -46,16 +46,21 @@ export function splitHosts(spec: FlowSpec): FlowSpec {
     const each = (host: string, status: StepStatus) => `${hostStepName(step.name, host)}:${status}`;
     // A failure on a host counts as handled exactly when the step handles its own.
     const handles = (step.triggers.failure?.length ?? 0) + (step.triggers.complete?.length ?? 0) > 0;
+    // Each host reports only the statuses that some trigger of the step joins: an event fired for nothing still costs an actor and a record.
+    const joined = new Set<StepStatus>();
+    for (const status of STATUSES) {
+      if (!step.triggers[status]?.length) continue;
+      if (status === 'complete') joined.add('success').add('failure');
+      else joined.add(status);
+    }
     for (const host of hosts) {
-      const fired = (status: StepStatus) => [each(host, status)];
-      for (const status of ['ready', 'active', 'success', 'failure'] as const) events.push({ name: each(host, status) });
-      steps.push({
-        ...rest,
-        name: hostStepName(step.name, host),
-        host,
-        triggers: handles ? { failure: fired('failure') } : {},
-        reports: { ready: fired('ready'), active: fired('active'), success: fired('success'), ...(handles ? {} : { failure: fired('failure') }) },
-      });
+      const triggers: StepSpec['triggers'] = {};
+      const reports: StepSpec['reports'] = {};
+      for (const status of joined) {
+        events.push({ name: each(host, status) });
+        (status === 'failure' && handles ? triggers : reports)[status] = [each(host, status)];
+      }
+      steps.push({ ...rest, name: hostStepName(step.name, host), host, triggers, reports });
     }
     for (const status of STATUSES) {
       const targets = step.triggers[status] ?? [];
