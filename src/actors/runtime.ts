@@ -357,7 +357,7 @@ export class FlowRuntime {
     this.resolvedRunId = taken.run.runId;
     if (link) {
       link.attach(taken.run.runId, (event, sequence) => {
-        if (!this.supervisor || this.closed) return `run ${taken.run.runId} is not running yet`;
+        if (!this.supervisor?.running || this.closed) return `run ${taken.run.runId} is not running (it has not started, or it has ended): recover or continue it to go on`;
         this.supervisor.trigger(event, sequence);
         return undefined;
       });

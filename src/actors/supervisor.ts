@@ -236,6 +236,11 @@ export class Supervisor {
     this.lifecycle.start();
   }
 
+  /** Whether a `run()` is going. */
+  get running(): boolean {
+    return this.session !== undefined;
+  }
+
   /** The supervisor actor's snapshot: one object kept up to date, since the actor takes a new one on every event it receives. */
   summary(): SupervisorSummary {
     const summary = (this.current ??= { runId: this.runId, recovery: this.recovery, live: 0, finished: 0, active: 0 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { EventorError, RunStalledError, TriggerRefusedError } from '../model/errors.js';
+import { ConfigError, EventorError, RunStalledError, TriggerRefusedError } from '../model/errors.js';
 import type { NatsSettings } from '../model/config.js';
 import { Agent } from '../transport/agent.js';
 import { sendTrigger } from '../transport/trigger.js';
@@ -50,7 +50,7 @@ program
 function natsFromFlags(options: { nats?: string; prefix?: string; user?: string; pass?: string; token?: string; creds?: string; nkey?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }): NatsSettings {
   const env = process.env;
   const servers = options.nats ?? env.EVENTOR_NATS_URL;
-  if (!servers) throw new InvalidArgumentError('give --nats URL (or set EVENTOR_NATS_URL)');
+  if (!servers) throw new ConfigError('nats', undefined, 'a NATS URL: give --nats nats://host:4222, or set EVENTOR_NATS_URL');
   const settings: NatsSettings = { servers: servers.split(',').map((server) => server.trim()) };
   const pick = (flag: string | undefined, variable: string) => flag ?? env[variable];
   const user = pick(options.user, 'EVENTOR_NATS_USER');
