@@ -394,6 +394,12 @@ export class ClusterLink implements Executor {
   }
 
   private loseTasksOf(host: string, why: string): void {
+    // A queue whose last agent is gone keeps its tasks for the next agent that serves it: say so, rather than seem to hang.
+    const lost = this.agents.get(host);
+    for (const queue of lost?.queues ?? []) {
+      const waiting = [...this.pending.values()].filter((pending) => pending.queue === queue).length;
+      if (waiting > 0 && this.servers(queue).length === 0) this.logger.warn(`Queue ${queue} has no agent left: ${waiting} task(s) wait in it for the next agent that serves it (eventor agent --queue ${queue})`);
+    }
     for (const pending of [...this.pending.values()]) {
       if (pending.host !== host) continue;
       this.give(pending.id);
