@@ -14,7 +14,7 @@ export { supervisorMachine, type SupervisorContext } from './machines/supervisor
 export type { FlowSpec, EventSpec, StepSpec, AssocSpec, TargetSpec, TriggerSpec, PoolSpec, Sequence, StepFunction } from './model/spec.js';
 export type { RunConfig, RunConfigInput, StepConfig, LogLevel, NatsSettings } from './model/config.js';
 export { Agent, type AgentOptions } from './transport/agent.js';
-export { sendTrigger, type SendTriggerOptions } from './transport/trigger.js';
+export { sendTrigger, completeStep, type SendTriggerOptions, type CompleteStepOptions } from './transport/trigger.js';
 export { PROTOCOL_VERSION } from './transport/protocol.js';
 export type { TransitionRecord, TaskRecord, TaskContext, EarlierOutcome, EventRecord, DelayRecord, RunRecord, RunStatus, TaskCounts } from './model/records.js';
 export type { Store, RecoveryState } from './store/store.js';

@@ -133,7 +133,14 @@ function earlierOutcome(record: TaskRecord): EarlierOutcome {
   const { context } = record;
   if (context.replayed) return context.replayed;
   // Most tasks of a finished run ended with nothing to keep but their status: they share one object.
-  if (record.value === 'active') return { status: 'active', recovery: record.recovery, attempts: context.attempts };
+  if (record.value === 'active') {
+    const active: EarlierOutcome = { status: 'active', recovery: record.recovery, attempts: context.attempts };
+    if (context.deferred !== undefined) {
+      active.deferred = context.deferred;
+      if (context.deadlineAt !== undefined) active.deadlineAt = context.deadlineAt;
+    }
+    return active;
+  }
   if (context.result === undefined && context.error === undefined && context.dueAt === undefined) return plainOutcome(record.value, record.recovery);
   const earlier: EarlierOutcome = { status: record.value, recovery: record.recovery };
   if (context.result !== undefined) earlier.result = context.result;

@@ -360,6 +360,12 @@ export class FlowRuntime {
         if (!this.supervisor?.running || this.closed) return `run ${taken.run.runId} is not running (it has not started, or it has ended): recover or continue it to go on`;
         this.supervisor.trigger(event, sequence);
         return undefined;
+      }, (token, outcome) => {
+        const supervisor = this.supervisor;
+        if (!supervisor?.running || this.closed) return `run ${taken.run.runId} is not running: recover or continue it, then complete the step`;
+        if (!supervisor.awaitsCompletion(token)) return `no deferred step of run ${taken.run.runId} waits for this token: it was completed already, timed out, or belongs to another run`;
+        supervisor.complete(token, outcome);
+        return undefined;
       });
       const earlier = earlierRemoteTries(taken, plan);
       if (earlier.length > 0) {
@@ -376,6 +382,7 @@ export class FlowRuntime {
       executors,
       listeners: this.listeners,
       inspect: this.options.inspect,
+      canDefer: link !== undefined,
     });
     if (logFile) {
       this.runLogger.attachFile(join(resolve(this.config.logdir), `${this.name}-${taken.run.runId}.jsonl`), { runId: taken.run.runId, recovery: taken.run.recovery });

@@ -18,6 +18,7 @@ import type { Lineage } from './recovery.js';
 import { Fifo } from '../model/fifo.js';
 import { acquireAll, type ResourcePool } from './resource-pool.js';
 import { StoreWriter } from './store-writer.js';
+import { deferToken } from '../transport/protocol.js';
 
 /** A listener of task transitions, as `subscribe()` registers it. */
 export type TransitionListener = (transition: TransitionRecord) => void;
@@ -44,13 +45,17 @@ export interface SupervisorOptions {
   listeners: ReadonlySet<TransitionListener>;
   /** Sees the supervisor, the run's lifecycle, every event actor and every task's transitions. */
   inspect?: InspectObserver;
+  /** Whether steps may defer their completion: completions come over NATS, so a run without it has none. */
+  canDefer?: boolean;
 }
 
 /** What the supervisor actor is told: the run's events, as XState events. */
 export type SupervisorEvent =
   | { type: 'trigger'; event: string; sequence: Sequence }
-  | { type: 'task.outcome'; key: string; outcome: 'succeed' | 'fail'; result?: unknown; error?: ErrorRecord; host?: string }
+  | { type: 'task.outcome'; key: string; outcome: 'succeed' | 'fail' | 'defer'; result?: unknown; error?: ErrorRecord; host?: string }
   | { type: 'timer' }
+  /** A deferred task's outcome, from outside. */
+  | { type: 'task.complete'; token: string; ok: boolean; result?: unknown; error?: ErrorRecord }
   | { type: 'cancel'; reason: string }
   | { type: 'run'; triggers: readonly { event: string; sequence: Sequence }[] }
   | { type: 'pump' }
@@ -84,6 +89,10 @@ interface LiveTask {
   logger?: Logger;
   /** Set while its code runs: an outcome for a try that is over is ignored. */
   running: boolean;
+  /** The token its code asked for with defer() in this try. */
+  token?: string;
+  /** Whether it holds its step's resources in this process (a deferred task taken up by a recovery does not). */
+  holding?: boolean;
 }
 
 /**
@@ -210,6 +219,8 @@ export class Supervisor {
   private readonly replayKeys = new Set<string>();
   /** Launches since the event loop last turned. */
   private launchesThisTurn = 0;
+  /** Active tasks whose code handed their completion to another system, by token; they hold no slot. */
+  private readonly deferred = new Map<string, LiveTask>();
   /** Steps waiting inside their code for events; they do not count against the concurrency limits. */
   private readonly waiters = new EventWaiters();
   /** Tasks a recovery replayed instead of running, in the current run(). */
@@ -259,7 +270,14 @@ export class Supervisor {
           break;
         case 'task.outcome': {
           const task = this.live.get(event.key);
-          if (task) this.finish(task, event.outcome === 'succeed' ? { type: 'succeed', at: Date.now(), result: event.result, host: event.host } : { type: 'fail', at: Date.now(), error: event.error as ErrorRecord, host: event.host });
+          if (!task) break;
+          if (event.outcome === 'defer') this.deferTask(task);
+          else this.finish(task, event.outcome === 'succeed' ? { type: 'succeed', at: Date.now(), result: event.result, host: event.host } : { type: 'fail', at: Date.now(), error: event.error as ErrorRecord, host: event.host });
+          break;
+        }
+        case 'task.complete': {
+          const task = this.deferred.get(event.token);
+          if (task) this.completeDeferred(task, event.ok ? { type: 'succeed', at: Date.now(), result: event.result } : { type: 'fail', at: Date.now(), error: event.error as ErrorRecord });
           break;
         }
         case 'timer':
@@ -390,7 +408,7 @@ export class Supervisor {
       }
       const actor = createActor(taskMachine, { snapshot: record, input: record.context, parent: this.actor, id: `task:${step}/${sequence}` });
       const task = this.track(plan, key, actor.start());
-      if (record.value === 'active') {
+      if (record.value === 'active' && record.context.deferred === undefined) {
         this.options.logger.warn(`[ Step ${step}/${sequence} ] was active when the run stopped; it runs again`);
         this.drive(task, { type: 'resume' });
       } else this.enter(task);
@@ -575,6 +593,8 @@ export class Supervisor {
         this.acquiring.push(task);
         return;
       case 'active':
+        // A deferred task taken up by a recovery or a continue waits for its token; its code does not run again.
+        if (snapshot.context.deferred !== undefined) return this.onDeferred(task);
         return this.onActive(task);
       case 'success':
       case 'failure':
@@ -638,6 +658,7 @@ export class Supervisor {
     this.active++;
     this.activeByStep.set(plan.name, (this.activeByStep.get(plan.name) ?? 0) + 1);
     task.running = true;
+    task.holding = true;
     if (this.options.logger.enabled('info')) this.taskLogger(task).info(`[ Step ${plan.name}/${sequence} ] Trying to run`);
     this.fireAll(plan.triggers.active, sequence);
     this.launching.push(task);
@@ -720,7 +741,7 @@ export class Supervisor {
     const where: { host?: string } = {};
     try {
       const result = await executor.run({ step: plan.spec, context, envvarPrefix: this.plan.config.envvarPrefix, timeoutMs: plan.timeoutMs, killGraceMs: this.plan.config.killGrace * 1000, attempt: task.snapshot.context.attempts, where });
-      outcome = { type: 'task.outcome', key: task.key, outcome: 'succeed', result };
+      outcome = { type: 'task.outcome', key: task.key, outcome: task.token !== undefined ? 'defer' : 'succeed', result };
     } catch (thrown) {
       outcome = { type: 'task.outcome', key: task.key, outcome: 'fail', error: toErrorRecord(thrown) };
     } finally {
@@ -735,10 +756,9 @@ export class Supervisor {
   /** A try ended: the machine decides from its outcome whether the task succeeded, failed or retries. */
   private finish(task: LiveTask, outcome: Extract<TaskEvent, { type: 'succeed' | 'fail' }>): void {
     if (this.abandoned || !task.running) return;
-    task.running = false;
-    this.active--;
-    this.activeByStep.set(task.plan.name, (this.activeByStep.get(task.plan.name) ?? 1) - 1);
-    for (const [pool, amount] of task.plan.releases) pool.release(amount);
+    task.token = undefined;
+    this.releaseSlot(task);
+    this.releaseClaims(task);
     if (outcome.type === 'succeed' && outcome.result !== undefined) {
       try {
         this.options.store.assertStorable(outcome.result);
@@ -755,6 +775,20 @@ export class Supervisor {
       const delay = ((dueAt ?? 0) - outcome.at) / 1000;
       this.taskLogger(task).warn(`[ Step ${task.plan.name}/${task.snapshot.context.sequence} ] Try ${attempts} of ${retries + 1} failed (${error?.name}: ${error?.message}); retrying in ${delay} s`);
     }
+  }
+
+  /** A try is over: what its step releases goes back to the pools, once. */
+  private releaseClaims(task: LiveTask): void {
+    if (!task.holding) return;
+    task.holding = false;
+    for (const [pool, amount] of task.plan.releases) pool.release(amount);
+  }
+
+  /** A try's code is over (or deferred): its concurrency slot is free. */
+  private releaseSlot(task: LiveTask): void {
+    task.running = false;
+    this.active--;
+    this.activeByStep.set(task.plan.name, (this.activeByStep.get(task.plan.name) ?? 1) - 1);
   }
 
   /** The machine reached a final status: the task leaves memory but for its status, and its triggers fire. */
@@ -817,7 +851,64 @@ export class Supervisor {
       get signal() {
         return supervisor.abortOf(task).signal;
       },
+      defer() {
+        return supervisor.tokenFor(task);
+      },
     };
+  }
+
+  /** The token of a task whose code defers its completion: made once per try, and only where completions can come. */
+  private tokenFor(task: LiveTask): string {
+    if (!this.options.canDefer) {
+      throw new EventorError(`step '${task.plan.name}' called defer(), and this run has no NATS to receive its completion: give config.nats (or EVENTOR_NATS_URL)`);
+    }
+    if (!task.running) throw new EventorError(`step '${task.plan.name}' called defer() after its code returned: call it while the step runs, and return the token`);
+    const token = (task.token ??= deferToken(this.runId));
+    return token;
+  }
+
+  /** The code returned after defer(): the machine keeps the token, and the task gives its slot back while it waits. */
+  private deferTask(task: LiveTask): void {
+    if (this.abandoned || !task.running) return;
+    const token = task.token as string;
+    task.token = undefined;
+    if (!this.drive(task, { type: 'defer', at: Date.now(), token })) return;
+    this.releaseSlot(task);
+  }
+
+  /** A deferred task, new or taken up: it waits for its token, and for its deadline if it has one. */
+  private onDeferred(task: LiveTask): void {
+    const { deferred, deadlineAt, step, sequence } = task.snapshot.context;
+    this.deferred.set(deferred as string, task);
+    this.taskLogger(task).info(`[ Step ${step}/${sequence} ] Deferred: waits for eventor complete ${deferred}`);
+    if (deadlineAt !== undefined) {
+      this.due.push({ dueAt: deadlineAt + 1, task });
+      this.armTimer();
+    }
+  }
+
+  /** Whether `token` is a deferred task of this run that waits for its completion. */
+  awaitsCompletion(token: string): boolean {
+    return this.deferred.has(token);
+  }
+
+  /** Completes a deferred task from outside; the machine decides what its outcome makes of it. */
+  complete(token: string, outcome: { ok: boolean; result?: unknown; error?: ErrorRecord }): void {
+    this.actor.send({ type: 'task.complete', token, ...outcome });
+  }
+
+  private completeDeferred(task: LiveTask, outcome: Extract<TaskEvent, { type: 'succeed' | 'fail' }>): void {
+    this.deferred.delete(task.snapshot.context.deferred as string);
+    this.releaseClaims(task);
+    if (outcome.type === 'succeed' && outcome.result !== undefined) {
+      try {
+        this.options.store.assertStorable(outcome.result);
+      } catch (thrown) {
+        outcome = { type: 'fail', at: outcome.at, error: toErrorRecord(thrown) };
+      }
+    }
+    if (outcome.type === 'fail') outcome.stopping = !this.lifecycle.getSnapshot().matches('running');
+    this.drive(task, outcome);
   }
 
   /** The task's abort controller for this try, made on first use (most steps never ask). */
@@ -858,6 +949,7 @@ export class Supervisor {
       const { step, sequence, result, error } = snapshot.context;
       const status = statusOfSnapshot(snapshot);
       const transition: TransitionRecord = { runId: this.runId, step, sequence, status, result: status === 'success' ? result : undefined, error: isFinal(status) || status === 'retrying' ? error : undefined, host: this.hostOf(task), at };
+      if (snapshot.context.deferred !== undefined) transition.deferred = snapshot.context.deferred;
       const { acquires, releases } = task.plan;
       if (acquires.length > 0 || releases.length > 0) transition.pools = Object.fromEntries([...acquires, ...releases].map(([pool]) => [pool.name, pool.state()]));
       for (const listener of this.options.listeners) {
@@ -924,6 +1016,8 @@ export class Supervisor {
     }
     const running = this.lifecycle.getSnapshot().matches('running');
     if (running && this.ready.size > 0) return;
+    // A deferred task is work in progress elsewhere: the run waits for its completion (or its deadline).
+    if (running && this.deferred.size > 0) return;
     if (running && this.due.size > 0) {
       if (session.busy) {
         session.loops++;

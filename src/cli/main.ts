@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, EventorError, RunStalledError, TriggerRefusedError } from '../model/errors.js';
 import type { NatsSettings } from '../model/config.js';
 import { Agent } from '../transport/agent.js';
-import { sendTrigger } from '../transport/trigger.js';
+import { completeStep, sendTrigger } from '../transport/trigger.js';
 import { loadRunnable } from './load-flow.js';
 
 function positiveInteger(value: string): number {
@@ -122,6 +122,27 @@ withNatsFlags(
 ).action(async (event: string, options: { run: string; sequence: string } & Parameters<typeof natsFromFlags>[0]) => {
   await sendTrigger({ nats: natsFromFlags(options), runId: options.run, event, sequence: options.sequence });
   process.stdout.write(`triggered ${event} (sequence ${options.sequence}) in run ${options.run}\n`);
+});
+
+withNatsFlags(
+  program
+    .command('complete')
+    .description('finish a deferred step (one whose code called currentStep().defer()) with success, or with --failed')
+    .argument('<token>', 'the token that defer() gave the step')
+    .option('--failed', 'the step failed')
+    .option('--result <json>', 'the result of the step, as JSON')
+    .option('--error <message>', 'why it failed, with --failed'),
+).action(async (token: string, options: { failed?: boolean; result?: string; error?: string } & Parameters<typeof natsFromFlags>[0]) => {
+  let result: unknown;
+  if (options.result !== undefined) {
+    try {
+      result = JSON.parse(options.result);
+    } catch (error) {
+      throw new ConfigError('result', options.result, `JSON, such as '{"rows": 12}' (${(error as Error).message})`);
+    }
+  }
+  await completeStep({ nats: natsFromFlags(options), token, failed: options.failed, result, error: options.error });
+  process.stdout.write(`completed the step of token ${token.slice(0, 12)}… ${options.failed ? 'as failed' : 'with success'}\n`);
 });
 
 program.parseAsync().catch((error: unknown) => {

@@ -16,6 +16,13 @@ export interface StepContext {
   readonly logger: Logger;
   /** Fires when the step's timeout passes or the run is cancelled. */
   readonly signal: AbortSignal;
+  /**
+   * Hands the task's completion to another system: returns a token, and once the step's code
+   * returns, the task stays active (holding no concurrency slot) until `eventor complete TOKEN`
+   * or `completeStep()` finishes it; `config.timeout` still bounds the wait. Needs NATS, and an
+   * inline step (code run elsewhere has a context of its own, without it).
+   */
+  defer?(): string;
 }
 
 const storage = new AsyncLocalStorage<StepContext>();

@@ -1,4 +1,4 @@
-import { and, assign, setup } from 'xstate';
+import { and, assign, not, setup } from 'xstate';
 import { timeoutMessage, type ErrorRecord } from '../model/errors.js';
 import type { EarlierOutcome, TaskContext } from '../model/records.js';
 import type { Sequence } from '../model/spec.js';
@@ -38,7 +38,9 @@ export type TaskEvent =
   /** `stopping`: the run is stopping, so no try is left whatever the step's retries say. */
   | { type: 'fail'; at: number; error: ErrorRecord; stopping?: boolean; host?: string }
   /** Continue mode: a task that was active when its run stopped (interrupted) is ready again. */
-  | { type: 'resume' };
+  | { type: 'resume' }
+  /** The task's code handed its completion to another system: it stays active, waiting for `token`. */
+  | { type: 'defer'; at: number; token: string };
 
 const replayOf = (context: TaskContext): StepReplay | undefined => {
   const earlier = context.earlier;
@@ -48,6 +50,9 @@ const replayOf = (context: TaskContext): StepReplay | undefined => {
 
 /** The agent that ran a try, for the context, when one did; local tasks keep no host. */
 const ranOn = (event: TaskEvent): { host?: string } => ((event.type === 'succeed' || event.type === 'fail') && event.host !== undefined ? { host: event.host } : {});
+
+/** A deferred task's token goes once it is completed; a task that never deferred gets no key for it. */
+const undefer = (context: TaskContext): { deferred?: undefined } => (context.deferred !== undefined ? { deferred: undefined } : {});
 
 /** When the event happened, as the runtime said. */
 const atOf = (event: TaskEvent): number => ('at' in event ? event.at : 0);
@@ -78,6 +83,9 @@ export const taskMachine = setup({
     replays: ({ context }) => context.replayed !== undefined,
     triesLeft: ({ context, event }) => !(event.type === 'fail' && event.stopping) && context.attempts <= (context.retries ?? 0),
     pastDeadline: ({ context, event }) => context.deadlineAt !== undefined && atOf(event) > context.deadlineAt,
+    isDeferred: ({ context }) => context.deferred !== undefined,
+    /** A recovery takes up a deferred task as it was: still waiting for its token, not run again. */
+    resumesDeferred: ({ context }) => context.earlier?.status === 'active' && context.earlier.deferred !== undefined,
   },
   actions: {
     /** A delay that was already counting in the earlier run keeps its due time. */
@@ -93,12 +101,18 @@ export const taskMachine = setup({
       return { result, error, skippedFrom: recovery, earlier: undefined, replayMap: undefined, replayed: undefined, dueAt: undefined };
     }),
     beginTry: assign(({ context, event }) => ({ attempts: context.attempts + 1, deadlineAt: context.timeoutMs === undefined ? undefined : atOf(event) + context.timeoutMs })),
-    keepResult: assign(({ event }) => ({ result: event.type === 'succeed' ? event.result : undefined, deadlineAt: undefined, ...ranOn(event) })),
-    keepError: assign(({ event }) => ({ error: event.type === 'fail' ? event.error : undefined, deadlineAt: undefined, ...ranOn(event) })),
+    keepResult: assign(({ context, event }) => ({ result: event.type === 'succeed' ? event.result : undefined, deadlineAt: undefined, ...undefer(context), ...ranOn(event) })),
+    keepError: assign(({ context, event }) => ({ error: event.type === 'fail' ? event.error : undefined, deadlineAt: undefined, ...undefer(context), ...ranOn(event) })),
     timedOut: assign(({ context }) => ({
       error: { name: 'StepTimeoutError', message: timeoutMessage(context.step, context.sequence, context.timeoutMs as number) },
       deadlineAt: undefined,
+      ...undefer(context),
     })),
+    keepToken: assign({ deferred: ({ event }) => (event.type === 'defer' ? event.token : undefined) }),
+    takeUpDeferred: assign(({ context }) => {
+      const { attempts, deferred, deadlineAt } = context.earlier as EarlierOutcome;
+      return { attempts: attempts ?? 1, deferred, deadlineAt, earlier: undefined, replayMap: undefined };
+    }),
     /** The next try waits retryDelay, times retryBackoff for each try before it. */
     scheduleRetry: assign(({ context, event }) => ({
       dueAt: atOf(event) + (context.retryDelayMs ?? 0) * (context.retryBackoff ?? 1) ** (context.attempts - 1),
@@ -129,6 +143,7 @@ export const taskMachine = setup({
         { guard: and(['skipsEarlier', 'reclaims']), target: 'acquiring', actions: 'holdEarlier' },
         { guard: and(['skipsEarlier', 'earlierSucceeded']), target: 'success', actions: 'replayEarlier' },
         { guard: 'skipsEarlier', target: 'failure', actions: 'replayEarlier' },
+        { guard: 'resumesDeferred', target: 'active', actions: 'takeUpDeferred' },
         { guard: and(['hasEarlier', 'isDelayed']), target: 'waiting', actions: 'keepEarlierDelay' },
         { guard: 'hasEarlier', target: 'ready', actions: 'forgetEarlier' },
         // A new task that no recovery knows: its context stays as its input made it.
@@ -171,7 +186,14 @@ export const taskMachine = setup({
           { guard: 'triesLeft', target: 'retrying', actions: ['keepError', 'scheduleRetry'] },
           { target: 'failure', actions: 'keepError' },
         ],
-        resume: { target: 'ready', actions: assign({ deadlineAt: undefined }) },
+        resume: { guard: not('isDeferred'), target: 'ready', actions: assign({ deadlineAt: undefined }) },
+        // Handed to another system: still active, until `eventor complete` sends its outcome.
+        defer: { guard: not('isDeferred'), actions: 'keepToken' },
+        // A deferred task's deadline: the machine decides whether the wait is over.
+        due: [
+          { guard: and(['isDeferred', 'pastDeadline', 'triesLeft']), target: 'retrying', actions: ['timedOut', 'scheduleRetry'] },
+          { guard: and(['isDeferred', 'pastDeadline']), target: 'failure', actions: 'timedOut' },
+        ],
       },
     },
     retrying: {

@@ -21,6 +21,8 @@ export interface TaskContext {
   skippedFrom?: number;
   /** The agent that ran its last try, for a step on other hosts. */
   host?: string;
+  /** Active and handed to another system: the token that `eventor complete` finishes it with. */
+  deferred?: string;
   retries?: number;
   retryDelayMs?: number;
   retryBackoff?: number;
@@ -43,6 +45,10 @@ export interface EarlierOutcome {
   recovery: number;
   /** Tries it had started, kept for a task that was active: a recovery finds its remote try by it. */
   attempts?: number;
+  /** A task that was active and deferred: its token, which a recovery keeps waiting for. */
+  deferred?: string;
+  /** A deferred task's deadline, which a recovery keeps. */
+  deadlineAt?: number;
 }
 
 /**
@@ -134,4 +140,6 @@ export interface TransitionRecord {
   at: number;
   /** For a step that acquires or releases resources: each pool's use after the transition. */
   pools?: Record<string, { used: number; limit: number }>;
+  /** An active task its code handed to another system: the token that completes it. */
+  deferred?: string;
 }

@@ -72,6 +72,8 @@ const TASK_CONTEXT: Record<string, [Check, 'optional'?]> = {
   deadlineAt: [number, 'optional'],
   error: [errorRecord, 'optional'],
   skippedFrom: [count, 'optional'],
+  host: [string, 'optional'],
+  deferred: [string, 'optional'],
 };
 
 /** What is wrong with the fields of a record whose envelope is sound and of this format version. */

@@ -1,7 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { NatsSettings } from '../model/config.js';
-import { AgentLostError, AgentTimeoutError, CancelledError, StepCodeError, StepTimeoutError, TransportError, toErrorRecord } from '../model/errors.js';
+import { AgentLostError, AgentTimeoutError, CancelledError, StepCodeError, StepTimeoutError, TransportError, toErrorRecord, type ErrorRecord } from '../model/errors.js';
 import type { Logger } from '../model/logger.js';
 import type { Sequence, StepSpec } from '../model/spec.js';
 import type { Executor, TaskRun } from '../executors/executor.js';
@@ -51,6 +51,9 @@ export interface EarlierTry {
 
 /** What the link calls for an external trigger; it returns why the trigger is refused, if it is. */
 export type TriggerHandler = (event: string, sequence: Sequence) => string | undefined;
+
+/** What the link calls to complete a deferred step from outside; it returns why it is refused, if it is. */
+export type CompleteHandler = (token: string, outcome: { ok: boolean; result?: unknown; error?: ErrorRecord }) => string | undefined;
 
 const key = (step: string, sequence: Sequence) => `${step}\u0000${sequence}`;
 const CHECK_TIMEOUT_MS = 10_000;
@@ -116,8 +119,8 @@ export class ClusterLink implements Executor {
     }
   }
 
-  /** Starts listening for the run's outcomes, log lines and triggers. */
-  attach(runId: string, onTrigger: TriggerHandler): void {
+  /** Starts listening for the run's outcomes, log lines, triggers and completions of deferred steps. */
+  attach(runId: string, onTrigger: TriggerHandler, onComplete: CompleteHandler): void {
     this.runId = runId;
     const drop = (line: string) => this.logger.warn(line);
     this.subscribe(`${this.subjects.outcome(runId)}.>`, (subject, data) => {
@@ -152,6 +155,21 @@ export class ClusterLink implements Executor {
       },
     });
     this.subscriptions.push(triggers);
+    const completions = this.nc.subscribe(this.subjects.complete(runId), {
+      callback: (_error, msg) => {
+        const complete = decodeMessage(msg.subject, msg.data, ['complete'], drop);
+        let refusal: string | undefined = complete ? undefined : 'the completion did not decode as a message of this Eventor version';
+        if (complete) {
+          try {
+            refusal = onComplete(complete.token, { ok: complete.ok, result: complete.result, error: complete.error });
+          } catch (error) {
+            refusal = toErrorRecord(error).message;
+          }
+        }
+        if (msg.reply) msg.respond(encodeMessage({ kind: 'triggered', ok: refusal === undefined, message: refusal }));
+      },
+    });
+    this.subscriptions.push(completions);
   }
 
   /**

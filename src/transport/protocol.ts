@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { ErrorRecord } from '../model/errors.js';
 import type { LogLevel } from '../model/config.js';
@@ -129,13 +129,23 @@ export interface TriggeredMessage {
   message?: string;
 }
 
+/** Completes a deferred task from outside. */
+export interface CompleteMessage {
+  v: number;
+  kind: 'complete';
+  token: string;
+  ok: boolean;
+  result?: unknown;
+  error?: ErrorRecord;
+}
+
 /** Asks every agent to say hello now. */
 export interface PingMessage {
   v: number;
   kind: 'ping';
 }
 
-export type WireMessage = TaskMessage | OutcomeMessage | StartedMessage | LogMessage | BeatMessage | CheckMessage | CheckedMessage | CancelMessage | TriggerMessage | TriggeredMessage | PingMessage;
+export type WireMessage = TaskMessage | OutcomeMessage | StartedMessage | LogMessage | BeatMessage | CheckMessage | CheckedMessage | CancelMessage | TriggerMessage | TriggeredMessage | CompleteMessage | PingMessage;
 type Kind = WireMessage['kind'];
 type OfKind<K extends Kind> = Extract<WireMessage, { kind: K }>;
 
@@ -164,6 +174,7 @@ const shapes: Record<Kind, (m: Record<string, unknown>) => boolean> = {
   cancel: (m) => isText(m.id),
   trigger: (m) => isText(m.event) && isText(m.sequence),
   triggered: (m) => typeof m.ok === 'boolean',
+  complete: (m) => isText(m.token) && typeof m.ok === 'boolean' && (m.error === undefined || isObject(m.error)),
   ping: () => true,
 };
 
@@ -204,6 +215,20 @@ export function token(name: string): string {
 /** A short token that names one try in a subject. */
 export function tryToken(id: string): string {
   return createHash('sha1').update(id).digest('base64url');
+}
+
+/**
+ * A deferred task's token: the run it belongs to (so that `eventor complete` finds the run's
+ * subject) and 16 random bytes (so that nobody completes a task whose token they were not given).
+ */
+export function deferToken(runId: string): string {
+  return `${Buffer.from(runId).toString('base64url')}.${randomBytes(16).toString('base64url')}`;
+}
+
+/** The run a token of `deferToken` belongs to, or undefined for what is not such a token. */
+export function runOfToken(token: string): string | undefined {
+  const match = /^([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]{22}$/.exec(token);
+  return match ? Buffer.from(match[1], 'base64url').toString() : undefined;
 }
 
 /** The id of one try of a task: the same on every host, and rebuilt by a recovery from the stored record. */
@@ -277,6 +302,10 @@ export class Subjects {
 
   trigger(runId: string): string {
     return `${this.prefix}.run.${token(runId)}.trigger`;
+  }
+
+  complete(runId: string): string {
+    return `${this.prefix}.run.${token(runId)}.complete`;
   }
 
   beat(host: string): string {
