@@ -21,6 +21,7 @@ import { RunLogger, type LineSink } from '../observe/log.js';
 import { createStore, defaultStoreFolder } from '../store/open-store.js';
 import { latestRun, type Store } from '../store/store.js';
 import { ClusterLink, type EarlierTry } from '../transport/link.js';
+import { PoolLedger } from '../transport/shared-pools.js';
 import { natsSettingsOf } from '../transport/connection.js';
 import { containerCode } from './container.js';
 import { splitHosts } from './hosts.js';
@@ -165,6 +166,8 @@ export class FlowRuntime {
   private storeOpened = false;
   private resolvedRunId: string;
   private closed = false;
+  private ledger: PoolLedger | undefined;
+  private sharedPools: ResourcePool[] = [];
 
   constructor(private readonly options: RuntimeOptions) {
     this.name = options.name;
@@ -299,6 +302,9 @@ export class FlowRuntime {
     // Each part is released even if one before it fails, so that the store's lock never outlives close().
     const parts = [
       () => this.supervisor?.close(this.config.closeGrace * 1000),
+      // Units of shared pools go back while NATS is still there.
+      () => Promise.all(this.sharedPools.map((pool) => pool.giveBackIdle())),
+      () => this.ledger?.close(),
       () => Promise.all(this.executors.map((executor) => executor.close())),
       () => (this.storeOpened ? this.store.close() : undefined),
       () => this.runLogger.close(),
@@ -318,7 +324,7 @@ export class FlowRuntime {
     validateFlow(given);
     // Pools a flow names without a ResourcePool of the user's (flow files) are made here.
     const pools = new Map(userPools);
-    for (const pool of given.pools ?? []) if (!pools.has(pool.name)) pools.set(pool.name, new ResourcePool(pool.name, { limit: pool.limit }));
+    for (const pool of given.pools ?? []) if (!pools.has(pool.name)) pools.set(pool.name, new ResourcePool(pool.name, { limit: pool.limit, shared: pool.shared }));
     // Containers are the runtime's own code: each runs its children's repeats through the supervisor.
     let supervisor: Supervisor | undefined;
     const control = {
@@ -335,6 +341,10 @@ export class FlowRuntime {
     const logFile = this.config.logging.file ?? this.store.durable;
     if (logFile) makeLogFolder(this.config.logdir);
     const nats = natsSettingsOf(this.config.nats);
+    const shared = [...pools.values()].filter((pool) => pool.shared);
+    if (shared.length > 0 && !nats) {
+      throw new ValidationError(`resource pool '${shared[0].name}' is shared, and this run has no NATS to keep its holdings in: give config.nats ({ servers: 'nats://host:4222' }) or set EVENTOR_NATS_URL`);
+    }
     if (remoteSteps.length > 0 && !nats) {
       throw new ValidationError(`step '${remoteSteps[0].name}' runs on other hosts (hosts or queue), and this run has no NATS: give config.nats ({ servers: 'nats://host:4222' }) or set EVENTOR_NATS_URL`);
     }
@@ -367,6 +377,19 @@ export class FlowRuntime {
         supervisor.complete(token, outcome);
         return undefined;
       });
+      if (shared.length > 0) {
+        const ledger = await PoolLedger.open(link.connection, link.subjects.prefix, taken.run.runId, this.logger);
+        this.ledger = ledger;
+        for (const pool of shared) {
+          pool.bindShared(ledger, () => this.supervisor?.wake());
+          // What this run held when its supervisor stopped goes back: its tasks take again what they need.
+          if (this.mode !== RunMode.restart) {
+            const given = await ledger.giveAll(pool.name, pool.limit);
+            if (given > 0) this.logger.info(`Gave back ${given} unit(s) of shared pool ${pool.name} that this run held when it stopped`);
+          }
+        }
+        this.sharedPools = shared;
+      }
       const earlier = earlierRemoteTries(taken, plan);
       if (earlier.length > 0) {
         const { finished, awaited } = await link.adopt(earlier);

@@ -247,6 +247,11 @@ export class Supervisor {
     this.lifecycle.start();
   }
 
+  /** Offers waiting tasks a start again: a shared pool got units they wait for. */
+  wake(): void {
+    this.schedulePump();
+  }
+
   /** Whether a `run()` is going. */
   get running(): boolean {
     return this.session !== undefined;
@@ -1018,6 +1023,8 @@ export class Supervisor {
     if (running && this.ready.size > 0) return;
     // A deferred task is work in progress elsewhere: the run waits for its completion (or its deadline).
     if (running && this.deferred.size > 0) return;
+    // So is a task waiting for a shared pool: the units it waits for are held by other runs, which give them back.
+    if (running && this.acquiring.some((task) => task.plan.acquires.some(([pool]) => pool.shared))) return;
     if (running && this.due.size > 0) {
       if (session.busy) {
         session.loops++;

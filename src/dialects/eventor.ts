@@ -306,7 +306,7 @@ export class Eventor {
         return { event: source, delay, targets: targets.map((target) => this.targetOf(target, source)) };
       }),
       triggers: [...this.pendingTriggers],
-      pools: [...this.pools.values()].map((pool) => ({ name: pool.name, limit: pool.limit })),
+      pools: [...this.pools.values()].map((pool) => ({ name: pool.name, limit: pool.limit, ...(pool.shared ? { shared: true } : {}) })),
       config: resolveRunConfig(this.options.config),
     };
   }

@@ -386,7 +386,7 @@ export class Sequent {
       steps,
       assocs,
       triggers: [{ event: START, sequence: '1' }],
-      pools: [...pools.values()].map((pool) => ({ name: pool.name, limit: pool.limit })),
+      pools: [...pools.values()].map((pool) => ({ name: pool.name, limit: pool.limit, ...(pool.shared ? { shared: true } : {}) })),
       config: resolveRunConfig({ envvarPrefix: 'SEQUENT_', ...this.options.config }),
     };
     return { spec, pools };

@@ -74,6 +74,8 @@ export interface ContainerSpec {
 export interface PoolSpec {
   name: string;
   limit: number;
+  /** The limit holds across runs, supervisors and hosts (the holdings are kept in NATS). */
+  shared?: boolean;
 }
 
 /** Where an association leads: a step gets a task, an event fires. */

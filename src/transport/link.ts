@@ -119,6 +119,11 @@ export class ClusterLink implements Executor {
     }
   }
 
+  /** The connection, for the parts of a run that keep state in NATS (shared pools). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   /** Starts listening for the run's outcomes, log lines, triggers and completions of deferred steps. */
   attach(runId: string, onTrigger: TriggerHandler, onComplete: CompleteHandler): void {
     this.runId = runId;
