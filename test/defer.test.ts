@@ -39,7 +39,7 @@ test('a deferred step stays active until completeStep() finishes it with a resul
   let ran = 0;
   const start = ev.addEvent('start');
   const done = ev.addEvent('done');
-  ev.addAssoc(start, ev.addStep('approve', { func: () => (ran++, currentStep().defer!()), triggers: { success: [done] } }));
+  ev.addAssoc(start, ev.addStep('approve', { func: () => (ran++, currentStep().defer()), triggers: { success: [done] } }));
   ev.addAssoc(done, ev.addStep('after', { func: () => 'after ran' }));
   ev.triggerEvent(start, 1);
   const running = ev.run();
@@ -59,7 +59,7 @@ test('a deferred step stays active until completeStep() finishes it with a resul
 test('`eventor complete TOKEN --failed` fails a deferred step from the command line; a token nobody knows is refused', LIMIT, async (t) => {
   const cluster = await Cluster.start(t);
   const { ev, recorder } = cluster.eventor();
-  ev.addAssoc(ev.addEvent('start'), ev.addStep('wait', { func: () => currentStep().defer!() }));
+  ev.addAssoc(ev.addEvent('start'), ev.addStep('wait', { func: () => currentStep().defer() }));
   ev.addAssoc(ev.addEvent('other'), ev.addStep('never', { func: () => 1 }));
   ev.triggerEvent('start', 1);
   const running = ev.run();
@@ -83,7 +83,7 @@ test('a deferred step holds no concurrency slot: with maxConcurrent 1 the next s
   const cluster = await Cluster.start(t);
   const { ev, recorder } = cluster.eventor({ config: { maxConcurrent: 1 } });
   const start = ev.addEvent('start');
-  ev.addAssoc(start, ev.addStep('deferred', { func: () => currentStep().defer!() }), ev.addStep('busy', { func: () => 'ran while the other waited' }));
+  ev.addAssoc(start, ev.addStep('deferred', { func: () => currentStep().defer() }), ev.addStep('busy', { func: () => 'ran while the other waited' }));
   ev.triggerEvent(start, 1);
   const running = ev.run();
   const token = await tokenOf(recorder, 'deferred');
@@ -96,7 +96,7 @@ test('a deferred step holds no concurrency slot: with maxConcurrent 1 the next s
 test('config.timeout still bounds the wait of a deferred step', LIMIT, async (t) => {
   const cluster = await Cluster.start(t);
   const { ev, recorder } = cluster.eventor();
-  ev.addAssoc(ev.addEvent('start'), ev.addStep('slow', { func: () => currentStep().defer!(), config: { timeout: 0.3 } }));
+  ev.addAssoc(ev.addEvent('start'), ev.addStep('slow', { func: () => currentStep().defer(), config: { timeout: 0.3 } }));
   ev.triggerEvent('start', 1);
   assert.equal(await ev.run(), false);
   const failure = recorder.find('slow', '1', 'failure');
@@ -110,7 +110,7 @@ test('defer() without NATS fails the step with an error that says what it needs'
   t.after(() => (saved === undefined ? undefined : (process.env.EVENTOR_NATS_URL = saved)));
   const ev = makeEventor(t);
   const recorder = new Recorder(ev);
-  ev.addAssoc(ev.addEvent('start'), ev.addStep('lonely', { func: () => currentStep().defer!() }));
+  ev.addAssoc(ev.addEvent('start'), ev.addStep('lonely', { func: () => currentStep().defer() }));
   ev.triggerEvent('start', 1);
   assert.equal(await ev.run(), false);
   const { error } = recorder.find('lonely', '1', 'failure');

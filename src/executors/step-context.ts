@@ -20,9 +20,16 @@ export interface StepContext {
    * Hands the task's completion to another system: returns a token, and once the step's code
    * returns, the task stays active (holding no concurrency slot) until `eventor complete TOKEN`
    * or `completeStep()` finishes it; `config.timeout` still bounds the wait. Needs NATS, and an
-   * inline step (code run elsewhere has a context of its own, without it).
+   * inline step of the supervisor's process: elsewhere it throws, saying so.
    */
-  defer?(): string;
+  defer(): string;
+}
+
+/** The defer() of a step that runs where no completion can reach it (a thread, a child process, an agent). @internal */
+export function cannotDefer(where: string): () => never {
+  return () => {
+    throw new EventorError(`defer() works in inline steps of the supervisor's process, and this step runs in ${where}: give it executor 'inline', or complete it another way`);
+  };
 }
 
 const storage = new AsyncLocalStorage<StepContext>();

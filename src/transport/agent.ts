@@ -10,6 +10,7 @@ import type { StepSpec } from '../model/spec.js';
 import { CommandExecutor } from '../executors/command.js';
 import type { Executor, TaskRun } from '../executors/executor.js';
 import { InlineExecutor } from '../executors/inline.js';
+import { cannotDefer } from '../executors/step-context.js';
 import { ProcessExecutor } from '../executors/process.js';
 import { WorkerExecutor } from '../executors/worker.js';
 import { connectNats, ensureConsumer, ensureStreams, subjectsOf } from './connection.js';
@@ -299,7 +300,7 @@ export class Agent {
       step.export = remote.export;
     }
     const logger = new RelayLogger(this, message, `Task-${remote.name}(${message.sequence})`);
-    const context = { name: remote.name, sequence: message.sequence, recovery: message.recovery, runId: message.runId, host: this.host, logger, signal };
+    const context = { name: remote.name, sequence: message.sequence, recovery: message.recovery, runId: message.runId, host: this.host, logger, signal, defer: cannotDefer(`agent ${this.host}`) };
     const run: TaskRun = { step, context, envvarPrefix: message.envvarPrefix, timeoutMs: message.timeoutMs, killGraceMs: message.killGraceMs };
     if (remote.executor === 'inline' && step.module !== undefined) return { run: { ...run, step: { ...step, func: this.inlineFunction(step) } }, executor: this.executor('inline') };
     return { run, executor: this.executor(remote.executor) };

@@ -2,7 +2,7 @@ import { toErrorRecord } from '../../model/errors.js';
 import type { LogLevel } from '../../model/config.js';
 import type { Logger } from '../../model/logger.js';
 import type { TaskMessage, TaskReply } from '../wire.js';
-import { runInStep, type StepContext } from '../step-context.js';
+import { cannotDefer, runInStep, type StepContext } from '../step-context.js';
 
 /** A logger whose lines go back to the supervisor, which logs them under the task's name. */
 function replyLogger(name: string, reply: (message: TaskReply) => void): Logger {
@@ -38,6 +38,7 @@ export async function runTaskMessage(task: TaskMessage, signal: AbortSignal, rep
     host: task.host,
     logger: replyLogger(task.loggerName, reply),
     signal,
+    defer: cannotDefer('a worker thread or a child process'),
   };
   try {
     const module = await importModule(task.module);
