@@ -20,6 +20,7 @@ export type { TransitionRecord, TaskRecord, TaskContext, EarlierOutcome, EventRe
 export type { Store, RecoveryState } from './store/store.js';
 export { LevelStore } from './store/level-store.js';
 export { MemoryStore } from './store/memory-store.js';
+export { NatsStore } from './store/nats-store.js';
 export { validateFlow } from './model/validate.js';
 export {
   EventorError,

@@ -175,9 +175,9 @@ export class FlowRuntime {
     this.config = resolveRunConfig(options.config);
     this.runLogger = new RunLogger(`Run-${this.name}`, { ...this.config.logging, host: hostname(), sink: options.logSink });
     this.logger = this.runLogger.root;
-    this.store = createStore(options.store ?? defaultStoreFolder(this.name), { durability: this.config.durability });
+    this.store = createStore(options.store ?? defaultStoreFolder(this.name), { durability: this.config.durability, nats: this.config.nats });
     if (this.mode !== RunMode.restart && !this.store.durable) {
-      throw new VolatileStoreError(`runMode '${this.mode}' needs a store that keeps runs, and '${this.store.location}' keeps nothing: give store a LevelDB folder (or leave it out for .eventor/${this.name})`);
+      throw new VolatileStoreError(`runMode '${this.mode}' needs a store that keeps runs, and '${this.store.location}' keeps nothing: give store a LevelDB folder (or leave it out for .eventor/${this.name}), or a NATS bucket (nats://host:4222/bucket)`);
     }
     // Recover and continue learn the run id from the store, unless it is given.
     this.resolvedRunId = options.runId ?? (this.mode === RunMode.restart ? newRunId() : '');

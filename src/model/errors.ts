@@ -220,9 +220,9 @@ export class StoreError extends EventorError {}
 export class StoreLockedError extends StoreError {
   constructor(
     readonly location: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; message?: string },
   ) {
-    super(`store folder ${location} is held by another run (an open Eventor in this or another process): wait for it to finish or close it, or give this flow another store`, options);
+    super(options?.message ?? `store folder ${location} is held by another run (an open Eventor in this or another process): wait for it to finish or close it, or give this flow another store`, options);
   }
 }
 

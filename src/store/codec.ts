@@ -10,9 +10,8 @@ export { assertEncodable, decode, encode } from '../model/pack.js';
  * record, are a damaged record; a record whose envelope is sound but whose `v` is not ours was
  * written by another Eventor version. Both are StoreFormatError naming the store and the key.
  */
-export function decodeRecord(bytes: Uint8Array, key: string, location: string): StoreRecord {
+export function decodeRecord(bytes: Uint8Array, key: string, location: string, todo = 'move the store folder aside and start a new store'): StoreRecord {
   const where = `store ${location} holds a damaged record under key ${JSON.stringify(key)}`;
-  const todo = 'move the store folder aside and start a new store';
   let value: unknown;
   try {
     value = decode(bytes);
