@@ -180,6 +180,15 @@ export function spawnProcess(t: TestContext, command: string, args: string[], op
   return child;
 }
 
+/** Files of a TLS server's certificate, its key, and the CA its clients' certificates must be signed by (PEM). */
+export interface NatsServerTls {
+  cert: string;
+  key: string;
+  ca: string;
+  /** Require a client certificate signed by `ca` (--tlsverify). */
+  verify?: boolean;
+}
+
 /** A real nats-server with JetStream, so that tests meet the broker's actual behaviour rather than a fake's. */
 export class NatsServer {
   readonly url: string;
@@ -193,8 +202,14 @@ export class NatsServer {
     this.url = `nats://127.0.0.1:${port}`;
   }
 
-  /** Each server gets its own port and store, so tests never share state, nor touch a system server on 4222. */
-  static async start(t: TestContext, options: { user?: string; pass?: string; port?: number } = {}): Promise<NatsServer> {
+  /**
+   * Each server gets its own port and store, so tests never share state, nor touch a system server on 4222.
+   * `user`/`pass` or `token` (--auth) make it refuse clients without them; `tls` makes it speak TLS only,
+   * with its certificate and key and the CA it trusts for client certificates, which it requires with `verify`.
+   * `config` is a configuration file (-c) for what has no flag, such as nkey users; `jetstream: false`
+   * starts it without JetStream, as a server someone forgot to give -js.
+   */
+  static async start(t: TestContext, options: { user?: string; pass?: string; token?: string; tls?: NatsServerTls; config?: string; jetstream?: boolean; port?: number } = {}): Promise<NatsServer> {
     guard();
     const folder = mkdtempSync(join(tmpdir(), 'eventor-nats-'));
     folders.add(folder);
@@ -205,6 +220,11 @@ export class NatsServer {
       folders.delete(folder);
     });
     const auth = [...(options.user !== undefined ? ['--user', options.user] : []), ...(options.pass !== undefined ? ['--pass', options.pass] : [])];
+    if (options.token !== undefined) auth.push('--auth', options.token);
+    if (options.config !== undefined) auth.push('-c', options.config);
+    // Go's flags take the last value: this turns off the -js every launch begins with.
+    if (options.jetstream === false) auth.push('-js=false');
+    if (options.tls) auth.push('--tls', '--tlscert', options.tls.cert, '--tlskey', options.tls.key, '--tlscacert', options.tls.ca, ...(options.tls.verify ? ['--tlsverify'] : []));
     for (let attempt = 1; ; attempt++) {
       server = new NatsServer(options.port ?? (await freePort()), join(folder, 'store'), auth);
       try {

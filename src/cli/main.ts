@@ -65,6 +65,8 @@ function natsFromFlags(options: { nats?: string; prefix?: string; user?: string;
   if (creds) settings.credsFile = creds;
   if (nkey) settings.nkey = nkey;
   if (prefix) settings.prefix = prefix;
+  // Read once: the steps an agent runs inherit its environment, and must not inherit its secrets.
+  for (const variable of ['EVENTOR_NATS_PASS', 'EVENTOR_NATS_TOKEN', 'EVENTOR_NATS_NKEY']) delete env[variable];
   const ca = pick(options.tlsCa, 'EVENTOR_NATS_TLS_CA');
   const cert = pick(options.tlsCert, 'EVENTOR_NATS_TLS_CERT');
   const key = pick(options.tlsKey, 'EVENTOR_NATS_TLS_KEY');

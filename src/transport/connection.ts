@@ -8,12 +8,14 @@ import { Subjects } from './protocol.js';
 /** The NATS a run uses: `config.nats`, else `EVENTOR_NATS_URL`, else none. */
 export function natsSettingsOf(configured: NatsSettings | undefined, env: NodeJS.ProcessEnv = process.env): NatsSettings | undefined {
   if (configured !== undefined) {
-    if (configured === null || typeof configured !== 'object' || Array.isArray(configured)) throw new ConfigError('nats', configured, "an object such as { servers: 'nats://127.0.0.1:4222' }");
+    if (configured === null || typeof configured !== 'object' || Array.isArray(configured)) {
+      const shown = typeof configured === 'string' ? maskServer(configured) : Array.isArray(configured) ? (configured as unknown[]).map(maskServer) : configured;
+      throw new ConfigError('nats', shown, "an object such as { servers: 'nats://127.0.0.1:4222' }");
+    }
     const servers = configured.servers ?? env.EVENTOR_NATS_URL;
     const valid = (server: unknown) => typeof server === 'string' && server.length > 0;
     if (!(valid(servers) || (Array.isArray(servers) && servers.length > 0 && servers.every(valid)))) {
-      const mask = (server: unknown) => (typeof server === 'string' ? server.replace(/\/\/[^@/]*@/, '//***@') : server);
-      throw new ConfigError('nats.servers', Array.isArray(servers) ? servers.map(mask) : mask(servers), "the URL of a NATS server such as 'nats://127.0.0.1:4222', or a list of them (or set EVENTOR_NATS_URL)");
+      throw new ConfigError('nats.servers', Array.isArray(servers) ? (servers as unknown[]).map(maskServer) : maskServer(servers), "the URL of a NATS server such as 'nats://127.0.0.1:4222', or a list of them (or set EVENTOR_NATS_URL)");
     }
     for (const key of ['ackWait', 'agentTimeout', 'lostAfter'] as const) {
       const value = configured[key];
@@ -28,10 +30,42 @@ export function natsSettingsOf(configured: NatsSettings | undefined, env: NodeJS
   return url ? { servers: url.split(',').map((server) => server.trim()) } : undefined;
 }
 
+/** A server URL with whatever stands before its last @ (a user and password, which may hold / and @) masked, for messages. */
+export function maskServer<T>(server: T): T | string {
+  return typeof server === 'string' ? server.replace(/\/\/.*@/, '//***@') : server;
+}
+
 /** The settings' servers, with any password in a URL masked, for messages. */
 export function shownServers(settings: NatsSettings): string {
   const servers = Array.isArray(settings.servers) ? settings.servers : [settings.servers];
-  return servers.map((server) => server.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
+  return servers.map((server) => maskServer(server)).join(', ');
+}
+
+/**
+ * Servers without the credentials a URL may carry (`nats://user:pass@host:4222`), and those
+ * credentials, which then authenticate as `user` and `pass` do unless those are given too: the
+ * URLs the client sees, and the messages it makes of them, hold no secret.
+ */
+function withoutUrlCredentials(settings: NatsSettings): { servers: string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = (Array.isArray(settings.servers) ? settings.servers : [settings.servers]).map((server) => {
+    const match = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/i.exec(server);
+    if (!match) return server;
+    const [, scheme, userinfo, rest] = match;
+    const colon = userinfo.indexOf(':');
+    const decode = (part: string) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    };
+    user ??= decode(colon < 0 ? userinfo : userinfo.slice(0, colon));
+    if (colon >= 0) pass ??= decode(userinfo.slice(colon + 1));
+    return `${scheme}${rest}`;
+  });
+  return { servers, user, pass };
 }
 
 /** The subjects of a cluster's prefix. */
@@ -45,7 +79,11 @@ export function subjectsOf(settings: NatsSettings): Subjects {
  * the credentials, is a NatsConnectionError that names the servers and never the secrets.
  */
 export async function connectNats(settings: NatsSettings, name: string): Promise<NatsConnection> {
-  const servers = Array.isArray(settings.servers) ? settings.servers : [settings.servers];
+  const fromUrl = withoutUrlCredentials(settings);
+  const servers = fromUrl.servers;
+  const user = settings.user ?? fromUrl.user;
+  const pass = settings.user !== undefined ? settings.pass : (settings.pass ?? fromUrl.pass);
+  const secrets = { ...settings, pass };
   let authenticator;
   try {
     if (settings.credsFile) authenticator = credsAuthenticator(readFileSync(settings.credsFile));
@@ -58,8 +96,8 @@ export async function connectNats(settings: NatsSettings, name: string): Promise
     return await connect({
       servers,
       name,
-      user: settings.user,
-      pass: settings.pass,
+      user,
+      pass,
       token: settings.token,
       authenticator,
       tls,
@@ -71,11 +109,14 @@ export async function connectNats(settings: NatsSettings, name: string): Promise
       noAsyncTraces: true,
     });
   } catch (error) {
-    const text = (error as Error)?.message ?? String(error);
-    const refused = /authoriz|authentic|credential|permission/i.test(text) || (error as Error)?.name === 'AuthorizationError';
+    const text = scrub((error as Error)?.message ?? String(error), secrets);
+    const refused = /authoriz|authentic|credential|permission|nkeys|seed/i.test(text) || (error as Error)?.name === 'AuthorizationError';
+    const tlsFailed = /certificate|self[- ]signed|\btls\b|\bssl\b|handshake/i.test(text);
     const why = refused
-      ? `refused the credentials (${scrub(text, settings)}): check config.nats user/pass, token, nkey or credsFile (agents: --user/--pass, --token, --creds or EVENTOR_NATS_* variables)`
-      : `cannot be reached (${scrub(text, settings)}): start nats-server with JetStream (nats-server -js), or fix config.nats.servers / EVENTOR_NATS_URL`;
+      ? `refused the credentials (${text}): check config.nats user/pass, token, nkey or credsFile (agents: --user/--pass, --token, --creds or EVENTOR_NATS_* variables)`
+      : tlsFailed
+        ? `did not pass TLS (${text}): give the CA that signed the server's certificate as config.nats.tls.ca (agents: --tls-ca or EVENTOR_NATS_TLS_CA), and a client certificate and key if the server asks for one`
+        : `cannot be reached (${text}): start nats-server with JetStream (nats-server -js), or fix config.nats.servers / EVENTOR_NATS_URL`;
     throw new NatsConnectionError(`NATS at ${shownServers(settings)} ${why}`, { cause: error });
   }
 }

@@ -7,7 +7,7 @@ import type { Sequence, StepSpec } from '../model/spec.js';
 import type { Executor, TaskRun } from '../executors/executor.js';
 import { defaultExecutorKind } from '../executors/executor.js';
 import { errorFromRecord } from '../executors/modules.js';
-import { connectNats, ensureConsumer, ensureStreams, subjectsOf } from './connection.js';
+import { connectNats, ensureConsumer, ensureStreams, shownServers, subjectsOf } from './connection.js';
 import { StreamPublisher } from './publisher.js';
 import { decodeMessage, encodeMessage, tryId, tryToken, type BeatMessage, type OutcomeMessage, type RemoteStep, type Subjects, type TaskMessage } from './protocol.js';
 
@@ -115,7 +115,7 @@ export class ClusterLink implements Executor {
       return link;
     } catch (error) {
       await nc.close().catch(() => undefined);
-      throw new TransportError(`NATS at ${String(settings.servers)} has no usable JetStream (${toErrorRecord(error).message}): start nats-server with -js, and give the account JetStream`, { cause: error });
+      throw new TransportError(`NATS at ${shownServers(settings)} has no usable JetStream (${toErrorRecord(error).message}): start nats-server with -js, and give the account JetStream`, { cause: error });
     }
   }
 
