@@ -381,6 +381,43 @@ async function chainRows(nats: Nats, nc: NatsConnection): Promise<ClusterRow[]> 
   }
 }
 
+/** A chain of `length` local no-op steps on `store`, in µs per step. */
+async function storeChain(store: string, length: number): Promise<number> {
+  const ev = new Eventor({ name: 'bench-store-chain', store, config: { logging: { console: false, file: false } } });
+  const events = Array.from({ length }, (_, i) => ev.addEvent(`e${i}`));
+  for (let i = 0; i < length; i++) {
+    const triggers = i + 1 < length ? { [StepStatus.success]: [events[i + 1]] } : {};
+    ev.addAssoc(events[i], ev.addStep(`s${i}`, { func: () => undefined, triggers }));
+  }
+  ev.triggerEvent(events[0], 1);
+  const started = performance.now();
+  await ev.run();
+  const us = ((performance.now() - started) * 1000) / length;
+  await ev.close();
+  return us;
+}
+
+/** The chain on the NATS KV store, beside the same chain on a LevelDB folder, runs interleaved; medians. */
+async function kvChainRow(nats: Nats): Promise<ClusterRow> {
+  const folder = mkdtempSync(join(tmpdir(), 'eventor-bench-kv-'));
+  try {
+    const ours: number[] = [];
+    const bare: number[] = [];
+    for (let r = -WARMUP; r < CHAIN_RUNS; r++) {
+      const kv = await storeChain(`${nats.url}/bench_kv_${r + WARMUP}`, CHAIN);
+      const level = await storeChain(join(folder, `level-${r + WARMUP}`), CHAIN);
+      if (r < 0) continue;
+      ours.push(kv);
+      bare.push(level);
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const row = { ours: median(ours), bare: median(bare) };
+    return { name: 'NATS KV store: chain of 1,000 no-op steps', unit: 'µs/step', ...row, target: '—', better: 'lower', note: `median of ${CHAIN_RUNS}; bare: the same chain on a LevelDB folder, runs interleaved`, json: { kv_chain_us_per_step: Math.round(row.ours), kv_chain_level_us_per_step: Math.round(row.bare) } };
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 /** The pinned and the queue fan-out over `agents` agents, each beside its bare JetStream baseline with as many peers. */
 async function fanOutRows(nats: Nats, nc: NatsConnection, agents: number, which: Set<string>): Promise<ClusterRow[]> {
   const rows: ClusterRow[] = [];
@@ -465,7 +502,7 @@ async function fanOutRows(nats: Nats, nc: NatsConnection, agents: number, which:
  * stopped and removed at the end whatever happened. A row that fails is a row of n/a with the
  * reason, not a crash of the bench.
  */
-export async function clusterRows(which: Set<string> = new Set(['chain', 'pinned', 'queue'])): Promise<ClusterRow[]> {
+export async function clusterRows(which: Set<string> = new Set(['chain', 'pinned', 'queue', 'kv'])): Promise<ClusterRow[]> {
   const unguard = guardSignals();
   try {
     return await clusterRowsGuarded(which);
@@ -495,6 +532,13 @@ async function clusterRowsGuarded(which: Set<string>): Promise<ClusterRow[]> {
       }
     }
     for (const agents of [2, 4]) rows.push(...(await fanOutRows(nats, nc, agents, which)));
+    if (which.has('kv')) {
+      try {
+        rows.push(await kvChainRow(nats));
+      } catch (error) {
+        rows.push(failedRow('NATS KV store: chain of 1,000 no-op steps', 'µs/step', '—', 'lower', 'kv_chain_us_per_step', error));
+      }
+    }
   } finally {
     await nc?.close().catch(() => undefined);
     await stopNats(nats);
