@@ -5,7 +5,7 @@ set -e
 # Debian puts nats-server and sshd in /usr/sbin, which a non-root PATH may lack.
 PATH="$PATH:/usr/sbin:/sbin"
 # command:package pairs; the NATS transport tests need a real nats-server, later issues add sshd and chromium.
-SYSTEM_DEPS="${SYSTEM_DEPS:-nats-server:nats-server}"
+SYSTEM_DEPS="${SYSTEM_DEPS:-nats-server:nats-server sshd:openssh-server}"
 missing=""
 for pair in $SYSTEM_DEPS; do
   command="${pair%%:*}"
