@@ -12,10 +12,11 @@ export { taskMachine, type TaskEvent, type TaskInput } from './machines/task.mac
 export { eventLogic, eventLogic as eventMachine, type EventContext, type EventEvent, type EventInput } from './machines/event.machine.js';
 export { supervisorMachine, type SupervisorContext } from './machines/supervisor.machine.js';
 export type { FlowSpec, EventSpec, StepSpec, AssocSpec, TargetSpec, TriggerSpec, PoolSpec, Sequence, StepFunction } from './model/spec.js';
-export type { RunConfig, RunConfigInput, StepConfig, LogLevel, NatsSettings } from './model/config.js';
+export type { RunConfig, RunConfigInput, StepConfig, LogLevel, NatsSettings, SshSettings, SshHostSettings } from './model/config.js';
 export { Agent, type AgentOptions } from './transport/agent.js';
 export { sendTrigger, completeStep, type SendTriggerOptions, type CompleteStepOptions } from './transport/trigger.js';
 export { PROTOCOL_VERSION } from './transport/protocol.js';
+export { launchAgents, checkSshSettings, SshError, SshConfigError, SshUnreachableError, SshAuthError, SshHostKeyError, SshAgentError, type LaunchOptions, type LaunchedAgents } from './transport/ssh.js';
 export type { TransitionRecord, TaskRecord, TaskContext, EarlierOutcome, EventRecord, DelayRecord, RunRecord, RunStatus, TaskCounts } from './model/records.js';
 export type { Store, RecoveryState } from './store/store.js';
 export { LevelStore } from './store/level-store.js';

@@ -9,7 +9,7 @@ import { moduleUrl } from '../executors/modules.js';
 import { ProcessExecutor } from '../executors/process.js';
 import { currentStep } from '../executors/step-context.js';
 import { WorkerExecutor } from '../executors/worker.js';
-import { resolveRunConfig, type ExecutorKind, type RunConfig, type RunConfigInput } from '../model/config.js';
+import { resolveRunConfig, type ExecutorKind, type NatsSettings, type RunConfig, type RunConfigInput } from '../model/config.js';
 import { ConfigError, describe, EventorError, OptionError, StepCodeError, ValidationError, VolatileStoreError } from '../model/errors.js';
 import { fingerprintFlow } from '../model/fingerprint.js';
 import type { Logger } from '../model/logger.js';
@@ -22,6 +22,7 @@ import { createStore, defaultStoreFolder } from '../store/open-store.js';
 import { latestRun, type Store } from '../store/store.js';
 import { ClusterLink, type EarlierTry } from '../transport/link.js';
 import { PoolLedger } from '../transport/shared-pools.js';
+import { checkSshSettings, launchAgents, type LaunchedAgents } from '../transport/ssh.js';
 import { natsSettingsOf } from '../transport/connection.js';
 import { containerCode } from './container.js';
 import { splitHosts } from './hosts.js';
@@ -167,6 +168,7 @@ export class FlowRuntime {
   private resolvedRunId: string;
   private closed = false;
   private ledger: PoolLedger | undefined;
+  private launched: LaunchedAgents | undefined;
   private sharedPools: ResourcePool[] = [];
 
   constructor(private readonly options: RuntimeOptions) {
@@ -215,6 +217,7 @@ export class FlowRuntime {
         // A connection to NATS or a worker pool opened before the failure must not keep the process alive.
         const opened = this.executors;
         this.executors = [];
+        await this.launched?.stop().catch(() => undefined);
         await Promise.all(opened.map((executor) => executor.close().catch(() => undefined)));
         throw error;
       },
@@ -302,9 +305,10 @@ export class FlowRuntime {
     // Each part is released even if one before it fails, so that the store's lock never outlives close().
     const parts = [
       () => this.supervisor?.close(this.config.closeGrace * 1000),
-      // Units of shared pools go back while NATS is still there.
+      // Units of shared pools go back, and agents started over SSH drain, while NATS is still there.
       () => Promise.all(this.sharedPools.map((pool) => pool.giveBackIdle())),
       () => this.ledger?.close(),
+      () => this.launched?.stop(),
       () => Promise.all(this.executors.map((executor) => executor.close())),
       () => (this.storeOpened ? this.store.close() : undefined),
       () => this.runLogger.close(),
@@ -353,6 +357,7 @@ export class FlowRuntime {
     if (nats) {
       link = await ClusterLink.open(nats, `eventor-${this.name}`, this.logger);
       this.executors.push(link);
+      if (remoteSteps.length > 0 && this.config.ssh !== undefined) await this.launchMissing(link, remoteSteps, nats);
       if (remoteSteps.length > 0) await link.prepare(remoteSteps);
     }
     const executors = openExecutors(plan, this.config);
@@ -414,6 +419,24 @@ export class FlowRuntime {
     const what = this.mode === RunMode.restart ? 'Starting run' : this.mode === RunMode.recover ? `Recovering (recovery ${taken.run.recovery}) run` : `Continuing (recovery ${taken.run.recovery}) run`;
     this.logger.info(`${what} ${taken.run.runId} of flow ${this.name} (store: ${this.store.location})`);
     return supervisor;
+  }
+
+  /** Starts over SSH the agents that the flow's hosts and queues lack; they are stopped when the runtime closes. */
+  private async launchMissing(link: ClusterLink, steps: StepSpec[], nats: NatsSettings): Promise<void> {
+    const ssh = checkSshSettings(this.config.ssh);
+    const missing = await link.missing(steps);
+    const hosts = new Set(missing.hosts);
+    // A queue nobody serves gets the agents of the hosts whose ssh settings say they serve it.
+    for (const [name, host] of Object.entries(ssh.hosts ?? {})) if (host.queues?.some((queue) => missing.queues.includes(queue))) hosts.add(name);
+    if (hosts.size === 0) return;
+    this.logger.info(`Starting agents over SSH on ${[...hosts].join(', ')}`);
+    this.launched = await launchAgents({
+      hosts: [...hosts],
+      ssh,
+      nats: { servers: nats.servers, user: nats.user, pass: nats.pass, token: nats.token, nkey: nats.nkey, prefix: nats.prefix },
+      logger: this.logger,
+      readyTimeout: nats.agentTimeout ?? 30,
+    });
   }
 
   private async openStore(): Promise<void> {

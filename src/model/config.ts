@@ -47,7 +47,56 @@ export interface RunConfig {
   durability: 'process' | 'sync';
   /** Where NATS is, for steps on other hosts and triggers from outside; else `EVENTOR_NATS_URL`. */
   nats?: NatsSettings;
+  /** How to start over SSH the agents a flow needs that are not running. */
+  ssh?: SshSettings;
 }
+
+/** How to reach one host over SSH; anything left out comes from `config.ssh` itself, then from `~/.ssh/config`. */
+export interface SshHostSettings {
+  /** The address to connect to (default: the ssh config's HostName, else the host's name). */
+  host?: string;
+  port?: number;
+  user?: string;
+  /** A private key file (OpenSSH or PEM); only this key is tried, besides the SSH agent. */
+  key?: string;
+  /** The passphrase of an encrypted `key`. */
+  passphrase?: string;
+  /** The agent's `--root` on this host (default: launchAgents' `root`). */
+  root?: string;
+  /** Work queues the agent on this host serves, besides those launchAgents is given. */
+  queues?: string[];
+}
+
+/**
+ * `config.ssh`: how the supervisor starts over SSH the agents its flow needs. Each setting of a
+ * host is taken from `hosts[name]`, else from these settings, else from the ssh config file, else
+ * from the defaults (the host's name, port 22, the current user, ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+ */
+export interface SshSettings {
+  hosts?: Record<string, SshHostSettings>;
+  user?: string;
+  /** A private key file for every host that names none. */
+  key?: string;
+  passphrase?: string;
+  port?: number;
+  /** The OpenSSH client config to read (default ~/.ssh/config; a missing default file is no error). */
+  configFile?: string;
+  /** The known_hosts file host keys are checked against (default ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts). */
+  knownHosts?: string;
+  /** The agents' `--root` on every host that names none, when launchAgents is given none (default `.`, the remote user's home). */
+  root?: string;
+  /** The agent command on the remote hosts (default `npx eventor agent`), a line for the remote shell. */
+  command?: string;
+  /** The SSH agent's socket (default SSH_AUTH_SOCK, or the ssh config's IdentityAgent); false for none. */
+  agent?: string | false;
+  /** The NATS URL(s) as the remote hosts reach them, when they differ from the supervisor's (say, it uses 127.0.0.1). */
+  natsServers?: string | string[];
+  /** Seconds to connect, check the host key and log in (default: the ssh config's ConnectTimeout, else 10). */
+  connectTimeout?: number;
+  /** Seconds a stopping agent gets to drain before it is killed (default 30). */
+  stopTimeout?: number;
+}
+
 
 /**
  * How to reach NATS and how the cluster behaves. Credentials go only to the connection: they

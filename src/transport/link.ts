@@ -58,6 +58,14 @@ export type CompleteHandler = (token: string, outcome: { ok: boolean; result?: u
 const key = (step: string, sequence: Sequence) => `${step}\u0000${sequence}`;
 const CHECK_TIMEOUT_MS = 10_000;
 
+/** The hosts that steps are pinned to, and the queues they go through. */
+function placesOf(steps: readonly StepSpec[]): { hosts: Set<string>; queues: Set<string> } {
+  return {
+    hosts: new Set(steps.flatMap((step) => (step.host !== undefined ? [step.host] : []))),
+    queues: new Set(steps.flatMap((step) => (step.queue !== undefined ? [step.queue] : []))),
+  };
+}
+
 /** The plain code of a remote step, as an agent receives it: never a function. */
 export function remoteStep(step: StepSpec): RemoteStep {
   const executor = defaultExecutorKind(step, 'inline') as RemoteStep['executor'];
@@ -178,13 +186,37 @@ export class ClusterLink implements Executor {
   }
 
   /**
+   * The hosts pinned by `steps`, and the queues they use, that no live agent serves, after
+   * asking every agent to say hello and giving them `waitMs` to answer: what a launcher must start.
+   */
+  async missing(steps: readonly StepSpec[], waitMs = 1000): Promise<{ hosts: string[]; queues: string[] }> {
+    const { hosts, queues } = placesOf(steps);
+    const missing = () => ({ hosts: [...hosts].filter((host) => !this.alive(host)), queues: [...queues].filter((queue) => this.servers(queue).length === 0) });
+    const none = () => missing().hosts.length === 0 && missing().queues.length === 0;
+    if (none()) return missing();
+    this.nc.publish(this.subjects.ping, encodeMessage({ kind: 'ping' }));
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.beatWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (none()) done();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.beatWaiters.add(check);
+    });
+    return missing();
+  }
+
+  /**
    * Waits until every host in `hosts` said hello and every queue in `queues` has an agent,
    * then asks them whether they can import the modules of their steps. No task starts before:
    * a missing host is an AgentTimeoutError, a module an agent cannot import a StepCodeError.
    */
   async prepare(steps: readonly StepSpec[]): Promise<void> {
-    const hosts = new Set(steps.flatMap((step) => (step.host !== undefined ? [step.host] : [])));
-    const queues = new Set(steps.flatMap((step) => (step.queue !== undefined ? [step.queue] : [])));
+    const { hosts, queues } = placesOf(steps);
     const timeoutS = this.settings.agentTimeout ?? 30;
     const missing = () => [...[...hosts].filter((host) => !this.alive(host)), ...[...queues].filter((queue) => this.servers(queue).length === 0).map((queue) => `queue ${queue} (no agent serves it)`)];
     if (missing().length > 0) {
