@@ -463,11 +463,14 @@ function remoteLine(command: string, args: string[], secretNames: string[]): str
     // Every process under the agent: steps run in process groups (and sessions) of their own.
     'd() { for p in $(pgrep -P "$1" 2>/dev/null); do echo "$p"; d "$p"; done; }',
     '( t=; while IFS= read -r c; do if [ "$c" = kill ]; then for p in $(d $a); do kill -KILL -"$p" "$p" 2>/dev/null; done; pkill -KILL -s 0 || kill -KILL 0; fi; if [ "$c" = stop ] && [ -z "$t" ]; then t=1; kill -TERM $a; fi; done; [ -n "$t" ] || kill -TERM $a ) <&3 >/dev/null 2>&1 &',
+    'w=$!',
     'exec 3<&-',
     'wait $a',
     's=$?',
     "trap '' TERM",
     'pkill -TERM -s 0 >/dev/null 2>&1 || kill -TERM 0 2>/dev/null',
+    // The session ends when the watcher has: stop() resolves with nothing of the agent's left.
+    'wait $w 2>/dev/null',
     'exit $s',
   ].join('\n');
   return `exec /bin/sh -c ${shellQuote(script)}`;
