@@ -42,30 +42,34 @@ export function shownServers(settings: NatsSettings): string {
 }
 
 /**
- * Servers without the credentials a URL may carry (`nats://user:pass@host:4222`), and those
- * credentials, which then authenticate as `user` and `pass` do unless those are given too: the
- * URLs the client sees, and the messages it makes of them, hold no secret.
+ * Servers without the credentials a URL may carry (`nats://user:pass@host:4222`; the user and
+ * password may hold / and @, so the host is what follows the last @), those credentials, and the
+ * raw password parts, to take out of any text shown.
  */
-function withoutUrlCredentials(settings: NatsSettings): { servers: string[]; user?: string; pass?: string } {
+export function withoutUrlCredentials(given: string | string[]): { servers: string[]; user?: string; pass?: string; raw: string[] } {
   let user: string | undefined;
   let pass: string | undefined;
-  const servers = (Array.isArray(settings.servers) ? settings.servers : [settings.servers]).map((server) => {
+  const raw: string[] = [];
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  const servers = (Array.isArray(given) ? given : [given]).flatMap((server) => server.split(',')).map((server) => server.trim()).filter(Boolean).map((server) => {
     const match = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/i.exec(server);
     if (!match) return server;
     const [, scheme, userinfo, rest] = match;
     const colon = userinfo.indexOf(':');
-    const decode = (part: string) => {
-      try {
-        return decodeURIComponent(part);
-      } catch {
-        return part;
-      }
-    };
     user ??= decode(colon < 0 ? userinfo : userinfo.slice(0, colon));
-    if (colon >= 0) pass ??= decode(userinfo.slice(colon + 1));
+    if (colon >= 0) {
+      pass ??= decode(userinfo.slice(colon + 1));
+      raw.push(userinfo.slice(colon + 1));
+    } else raw.push(userinfo);
     return `${scheme}${rest}`;
   });
-  return { servers, user, pass };
+  return { servers, user, pass, raw };
 }
 
 /** The subjects of a cluster's prefix. */
@@ -79,7 +83,7 @@ export function subjectsOf(settings: NatsSettings): Subjects {
  * the credentials, is a NatsConnectionError that names the servers and never the secrets.
  */
 export async function connectNats(settings: NatsSettings, name: string): Promise<NatsConnection> {
-  const fromUrl = withoutUrlCredentials(settings);
+  const fromUrl = withoutUrlCredentials(settings.servers);
   const servers = fromUrl.servers;
   const user = settings.user ?? fromUrl.user;
   const pass = settings.user !== undefined ? settings.pass : (settings.pass ?? fromUrl.pass);
@@ -109,7 +113,7 @@ export async function connectNats(settings: NatsSettings, name: string): Promise
       noAsyncTraces: true,
     });
   } catch (error) {
-    const text = scrub((error as Error)?.message ?? String(error), secrets);
+    const text = fromUrl.raw.reduce((shown, raw) => shown.split(raw).join('***'), scrub((error as Error)?.message ?? String(error), secrets));
     const refused = /authoriz|authentic|credential|permission|nkeys|seed/i.test(text) || (error as Error)?.name === 'AuthorizationError';
     const tlsFailed = /certificate|self[- ]signed|\btls\b|\bssl\b|handshake/i.test(text);
     const why = refused

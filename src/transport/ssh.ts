@@ -7,6 +7,7 @@ import ssh2, { type AnyAuthMethod, type ClientChannel, type ConnectConfig, type 
 import SSHConfig from 'ssh-config';
 import { isPlainObject } from '../model/data.js';
 import { ConfigError, TransportError } from '../model/errors.js';
+import { withoutUrlCredentials } from './connection.js';
 import type { SshSettings } from '../model/config.js';
 import type { Logger } from '../model/logger.js';
 
@@ -700,37 +701,6 @@ class RemoteAgent {
     if (this.channel) await this.stop();
     else this.client.end();
   }
-}
-
-/**
- * Servers without the credentials a URL may carry (`nats://user:pass@host:4222`; the user and
- * password may hold / and @, so the host is what follows the last @), those credentials, and the
- * raw password parts, to take out of any text shown.
- */
-function withoutUrlCredentials(given: string | string[]): { servers: string[]; user?: string; pass?: string; raw: string[] } {
-  let user: string | undefined;
-  let pass: string | undefined;
-  const raw: string[] = [];
-  const decode = (part: string) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
-    }
-  };
-  const servers = (Array.isArray(given) ? given : [given]).flatMap((server) => server.split(',')).map((server) => server.trim()).filter(Boolean).map((server) => {
-    const match = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/i.exec(server);
-    if (!match) return server;
-    const [, scheme, userinfo, rest] = match;
-    const colon = userinfo.indexOf(':');
-    user ??= decode(colon < 0 ? userinfo : userinfo.slice(0, colon));
-    if (colon >= 0) {
-      pass ??= decode(userinfo.slice(colon + 1));
-      raw.push(userinfo.slice(colon + 1));
-    } else raw.push(userinfo);
-    return `${scheme}${rest}`;
-  });
-  return { servers, user, pass, raw };
 }
 
 /**
