@@ -1046,11 +1046,21 @@ export class Supervisor {
     this.recordRun(stopReason !== undefined && unhandledFailures === 0 ? 'stopped' : !ok ? 'failure' : outstanding > 0 ? 'waiting' : 'success');
     if (this.skipped > 0) this.options.logger.info(`Skipped ${this.skipped} task(s) whose earlier outcome the recovery kept`);
     this.skipped = 0;
-    this.options.logger.info(`Processing finished with: ${ok ? 'success' : 'failure'}; outstanding tasks: ${outstanding}`);
+    this.options.logger.info(`Processing finished with: ${ok ? 'success' : 'failure'}; outstanding tasks: ${outstanding}${this.pausedNote()}`);
     this.options.logger.flush?.();
     const flushed = this.writer.flush();
     if (flushed) flushed.then(() => session.resolve(ok), session.reject);
     else session.resolve(ok);
+  }
+
+  /** A pass that ends with delays still counting is paused, not over: say how many, when the next is due, and how to go on. */
+  private pausedNote(): string {
+    if (this.due.size === 0 || this.cancelReason !== undefined) return '';
+    let next = Infinity;
+    for (const item of this.due) next = Math.min(next, item.dueAt);
+    const seconds = Math.max(0, Math.round((next - Date.now()) / 100) / 10);
+    const at = new Date(next).toISOString().slice(11, 19);
+    return `; paused with ${this.due.size} delay(s) pending, the next due at ${at} UTC (in ${seconds} s): run it again in continue mode to go on`;
   }
 
   private recordRun(status: RunStatus): void {

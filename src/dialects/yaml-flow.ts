@@ -226,7 +226,31 @@ function exprOf(value: unknown): ExprInput {
 /** Builds one entry; a ValidationError it throws becomes a FlowFileError at the entry's line (naming the entry unless the message does). */
 type At = (entry: string, build: () => void, options?: { named?: boolean }) => void;
 
+/**
+ * Names in an Eventor-form file that nothing in the file defines, reported at the entry's line in
+ * the file's own terms (what to add under events or steps), before the API would name them in its own.
+ */
+function checkNames(flow: Json, at: At): void {
+  const events = new Set(((flow.events as { name: string }[] | undefined) ?? []).map((event) => event.name));
+  const steps = new Set(((flow.steps as { name: string }[] | undefined) ?? []).map((step) => step.name));
+  const missing = (what: string, fix: string) => new ValidationError(`${what}: ${fix}, or fix the name`);
+  const addEvent = (name: string) => `add "- name: ${name}" under events`;
+  (flow.steps as { triggers?: Record<string, string[]> }[]).forEach((step, i) => {
+    for (const [status, names] of Object.entries(step.triggers ?? {})) {
+      for (const name of names ?? []) if (!events.has(name)) at(`steps[${i}]`, () => { throw missing(`triggers.${status} names event '${name}', which this file does not define`, addEvent(name)); }, { named: true });
+    }
+  });
+  ((flow.assocs as { event: string; targets: string[] }[] | undefined) ?? []).forEach((assoc, i) => {
+    if (!events.has(assoc.event)) at(`assocs[${i}]`, () => { throw missing(`event '${assoc.event}' is not defined in this file`, addEvent(assoc.event)); }, { named: true });
+    for (const target of assoc.targets) if (!events.has(target) && !steps.has(target)) at(`assocs[${i}]`, () => { throw missing(`target '${target}' is neither a step nor an event of this file`, `${addEvent(target)}, or add a step of that name under steps`); }, { named: true });
+  });
+  ((flow.trigger as { event: string }[] | undefined) ?? []).forEach((trigger, i) => {
+    if (!events.has(trigger.event)) at(`trigger[${i}]`, () => { throw missing(`event '${trigger.event}' is not defined in this file`, addEvent(trigger.event)); }, { named: true });
+  });
+}
+
 function eventorFlow(flow: Json, options: LoadFlowOptions & { name: string }, base: string, at: At): Eventor {
+  checkNames(flow, at);
   const ev = new Eventor(options);
   (flow.events as { name: string; expr?: unknown }[] | undefined)?.forEach((event, i) => at(`events[${i}]`, () => ev.addEvent(event.name, event.expr === undefined ? {} : { expr: exprOf(event.expr) })));
   (flow.steps as (CodeEntry & { triggers?: Partial<Record<TriggerStatus, string[]>> })[]).forEach((step, i) =>
