@@ -43,6 +43,16 @@ export function formatTime(date: Date): string {
   );
 }
 
+let consoleStream: { write(text: string): unknown } | undefined;
+
+/**
+ * Where every run's console lines go when its options name no stream: the CLI's live progress
+ * block takes them, so that it can lift itself above each batch of lines and redraw under them. @internal
+ */
+export function setConsoleStream(stream: { write(text: string): unknown } | undefined): void {
+  consoleStream = stream;
+}
+
 /** One console line in the seed's layout: `[ time ][ host ][ name ][ LEVEL ][ message ]`. */
 export function formatLine(level: LogLevel, host: string, name: string, message: string, at = new Date()): string {
   return layout(formatTime(at), host, name, level.toUpperCase(), message);
@@ -143,7 +153,7 @@ export class RunLogger {
     if (this.consoleText) {
       const text = this.consoleText;
       this.consoleText = '';
-      (this.options.stream ?? process.stderr).write(text);
+      (this.options.stream ?? consoleStream ?? process.stderr).write(text);
     }
     if (this.fileText) {
       const text = this.fileText;
