@@ -13,6 +13,7 @@ import { DEFAULT_RUN_CONFIG } from '../dist/model/config.js';
 import { encode } from '../dist/store/codec.js';
 import { clusterRows, type ClusterRow } from './cluster.js';
 import { sshRow } from './ssh.js';
+import { startupRows } from './startup.js';
 
 const quiet = { logging: { console: false } } as const;
 const noop = async () => {};
@@ -543,6 +544,12 @@ async function main(): Promise<void> {
   } catch (error) {
     const why = (error as Error)?.message ?? String(error);
     cluster.push({ name: 'SSH: launch agents on 2 hosts, until both said hello', unit: 's', ours: Number.NaN, bare: Number.NaN, target: '—', better: 'lower', note: `failed: ${why.slice(0, 300)}`, json: { ssh_launch_failed: why } });
+  }
+  try {
+    cluster.push(...(await startupRows()));
+  } catch (error) {
+    const why = (error as Error)?.message ?? String(error);
+    cluster.push({ name: 'CLI: start-up rows not run', unit: '', ours: Number.NaN, bare: Number.NaN, target: '', better: 'lower', note: `failed: ${why.slice(0, 300)}`, json: { startup_failed: why } });
   }
   for (const { json: _json, ...row } of cluster) rows.push(row);
   const clusterFailed = cluster.some((row) => row.note?.startsWith('failed'));

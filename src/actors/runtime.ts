@@ -11,6 +11,7 @@ import { currentStep } from '../executors/step-context.js';
 import { WorkerExecutor } from '../executors/worker.js';
 import { resolveRunConfig, type ExecutorKind, type NatsSettings, type RunConfig, type RunConfigInput } from '../model/config.js';
 import { ConfigError, describe, EventorError, OptionError, StepCodeError, ValidationError, VolatileStoreError } from '../model/errors.js';
+import { isPlainObject } from '../model/data.js';
 import { fingerprintFlow } from '../model/fingerprint.js';
 import type { Logger } from '../model/logger.js';
 import type { RunStatus, TaskCounts } from '../model/records.js';
@@ -20,10 +21,10 @@ import { validateFlow } from '../model/validate.js';
 import { RunLogger, type LineSink } from '../observe/log.js';
 import { createStore, defaultStoreFolder } from '../store/open-store.js';
 import { latestRun, type Store } from '../store/store.js';
-import { ClusterLink, type EarlierTry } from '../transport/link.js';
-import { PoolLedger } from '../transport/shared-pools.js';
-import { checkSshSettings, launchAgents, type LaunchedAgents } from '../transport/ssh.js';
-import { natsSettingsOf } from '../transport/connection.js';
+import type { ClusterLink, EarlierTry } from '../transport/link.js';
+import type { PoolLedger } from '../transport/shared-pools.js';
+import type { LaunchedAgents } from '../transport/ssh.js';
+import { natsSettingsOf } from '../transport/nats-settings.js';
 import { containerCode } from './container.js';
 import { splitHosts } from './hosts.js';
 import { planFlow, type FlowPlan } from './flow-plan.js';
@@ -148,6 +149,45 @@ export function checkRuntimeOptions(options: Omit<RuntimeOptions, 'name'>, where
   }
 }
 
+/** What the command line sets for every flow a flow file builds: defaults under the flow's own options, and overrides over them. */
+export interface CommandLineOptions {
+  /** From a configuration file: they fill what the flow leaves out. */
+  defaults?: Pick<RuntimeOptions, 'store' | 'config'>;
+  /** From flags: they win over the flow's own options. */
+  overrides?: Partial<Omit<RuntimeOptions, 'name' | 'logSink'>>;
+}
+
+let commandLine: CommandLineOptions = {};
+
+/**
+ * Sets what the command line gives every runtime made from now on, so that flags reach a flow
+ * that a module builds at import time as much as one a function builds. @internal
+ */
+export function setCommandLineOptions(options: CommandLineOptions): void {
+  commandLine = options;
+}
+
+/** Settings of `over` laid on `base`, nested objects (logging, nats, ssh) merged rather than replaced. */
+export function mergeConfig(base: RunConfigInput | undefined, over: RunConfigInput | undefined): RunConfigInput | undefined {
+  if (base === undefined || over === undefined) return over ?? base;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const earlier = merged[key];
+    merged[key] = isPlainObject(value) && isPlainObject(earlier) ? mergeConfig(earlier as RunConfigInput, value as RunConfigInput) : value;
+  }
+  return merged as RunConfigInput;
+}
+
+/** A runtime's options with the command line's defaults under them and its overrides over them. */
+function withCommandLine(options: RuntimeOptions): RuntimeOptions {
+  const { defaults = {}, overrides = {} } = commandLine;
+  const layered: RuntimeOptions = { ...options, store: options.store ?? defaults.store, config: mergeConfig(defaults.config, options.config) };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined && key !== 'config') (layered as unknown as Record<string, unknown>)[key] = value;
+  layered.config = mergeConfig(layered.config, overrides.config);
+  return layered;
+}
+
 /**
  * The one place a run is assembled, for every dialect: from a FlowSpec it validates and plans
  * the flow, makes the executors, opens the store and the logs, starts a new run or takes up
@@ -171,7 +211,11 @@ export class FlowRuntime {
   private launched: LaunchedAgents | undefined;
   private sharedPools: ResourcePool[] = [];
 
-  constructor(private readonly options: RuntimeOptions) {
+  private readonly options: RuntimeOptions;
+
+  constructor(given: RuntimeOptions) {
+    const options = withCommandLine(given);
+    this.options = options;
     this.name = options.name;
     this.mode = options.runMode ?? RunMode.restart;
     this.config = resolveRunConfig(options.config);
@@ -355,6 +399,8 @@ export class FlowRuntime {
     // The cluster first: a NATS that cannot be reached, or agents that are missing, end the run before the store is touched.
     let link: ClusterLink | undefined;
     if (nats) {
+      // The NATS client loads only for a run that talks to NATS: a local run starts sooner without it.
+      const { ClusterLink } = await import('../transport/link.js');
       link = await ClusterLink.open(nats, `eventor-${this.name}`, this.logger);
       this.executors.push(link);
       if (remoteSteps.length > 0 && this.config.ssh !== undefined) await this.launchMissing(link, remoteSteps, nats);
@@ -383,6 +429,7 @@ export class FlowRuntime {
         return undefined;
       });
       if (shared.length > 0) {
+        const { PoolLedger } = await import('../transport/shared-pools.js');
         const ledger = await PoolLedger.open(link.connection, link.subjects.prefix, taken.run.runId, this.logger);
         this.ledger = ledger;
         for (const pool of shared) {
@@ -423,6 +470,7 @@ export class FlowRuntime {
 
   /** Starts over SSH the agents that the flow's hosts and queues lack; they are stopped when the runtime closes. */
   private async launchMissing(link: ClusterLink, steps: StepSpec[], nats: NatsSettings): Promise<void> {
+    const { checkSshSettings, launchAgents } = await import('../transport/ssh.js');
     const ssh = checkSshSettings(this.config.ssh);
     const missing = await link.missing(steps);
     const hosts = new Set(missing.hosts);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import * as validators from './flow-validators.generated.js';
 import { Alias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { RunConfigInput, StepConfig } from '../model/config.js';
 import { findInParts } from '../model/data.js';
@@ -56,13 +57,9 @@ interface SequentEntry extends CodeEntry {
   events?: { name: string; requires: unknown }[];
 }
 
-const schema = JSON.parse(readFileSync(new URL('../../schema/flow.schema.json', import.meta.url), 'utf8')) as Json;
-const ajv = new Ajv({ allErrors: false, strict: false });
-ajv.addSchema(schema, 'flow');
-const validators = {
-  eventor: ajv.getSchema('flow#/$defs/eventorFlow'),
-  sequent: ajv.getSchema('flow#/$defs/sequentFlow'),
-};
+/** A validator of schema/flow.schema.json, compiled when the package builds (scripts/compile-flow-schema.mjs). */
+type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+const validatorOf = (form: 'eventor' | 'sequent'): Validator => validators[form];
 
 /**
  * Reads a flow written as YAML, in the Eventor form (events, steps, assocs, trigger) or the
@@ -94,7 +91,7 @@ export function loadFlow(path: string, options: LoadFlowOptions = {}): Eventor |
   if (shapeProblem) throw new FlowFileError(path, lineOf(document, lines, shapeProblem.entry), shapeProblem.entry, shapeProblem.problem);
   const flow = data as Json;
   const form = 'assocs' in flow || 'trigger' in flow || (Array.isArray(flow.events) && flow.events.some((event) => typeof event === 'object' && event !== null && 'expr' in event)) ? 'eventor' : 'sequent';
-  const validate = validators[form];
+  const validate = validatorOf(form);
   if (!validate) throw new Error(`the ${form} flow schema did not compile`);
   if (!validate(flow)) throw schemaError(path, document, lines, validate.errors ?? []);
   const base = dirname(file);

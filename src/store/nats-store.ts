@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsSettings } from '../model/config.js';
 import { EventorError, StoreError, StoreFormatError, StoreLockedError, UnstorableResultError } from '../model/errors.js';
 import type { RunRecord, StoreRecord, TaskRecord } from '../model/records.js';
@@ -75,12 +75,29 @@ function masked(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+type NatsLibraries = [typeof import('@nats-io/jetstream'), typeof import('@nats-io/kv'), typeof import('@nats-io/transport-node')];
+let libraries: NatsLibraries | undefined;
+
+/** The NATS client, loaded when a NATS store first opens: a process that keeps its runs in LevelDB never loads it. */
+async function loadNats(): Promise<NatsLibraries> {
+  libraries ??= await Promise.all([import('@nats-io/jetstream'), import('@nats-io/kv'), import('@nats-io/transport-node')]);
+  return libraries;
+}
+
+/** The NATS client, once a store has opened (every caller runs after `open()`). */
+function nats(): NatsLibraries {
+  if (!libraries) throw new Error('the NATS client is used before a NATS store opened');
+  return libraries;
+}
+
 function messageOf(error: unknown): string {
   return (error as Error)?.message ?? String(error);
 }
 
 /** Whether a CAS write failed because the key is not at the revision given (or exists, for create). */
 function wrongRevision(error: unknown): boolean {
+  if (!libraries) return false;
+  const [{ JetStreamApiError, JetStreamApiCodes }] = libraries;
   return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
@@ -218,6 +235,7 @@ export class NatsStore implements Store {
   private async openSession(): Promise<void> {
     const nc = await this.connect();
     try {
+      const [{ jetstream, StorageType }, { Kvm }] = nats();
       const js = jetstream(nc, { timeout: 5_000 });
       const jsm = await js.jetstreamManager();
       const kv = await new Kvm(js).create(this.bucket, { history: 1, storage: StorageType.File, description: 'Eventor runs' });
@@ -280,6 +298,7 @@ export class NatsStore implements Store {
   /** Connects, reconnecting for as long as the store is open; an unreachable server or refused credentials is a StoreError. */
   private async connect(): Promise<NatsConnection> {
     const { settings, target } = this;
+    const [, , { connect, credsAuthenticator, nkeyAuthenticator }] = await loadNats();
     let authenticator;
     try {
       if (settings.credsFile) authenticator = credsAuthenticator(readFileSync(settings.credsFile));
@@ -579,7 +598,7 @@ export class NatsStore implements Store {
     let consumer;
     try {
       await this.reachable(session);
-      consumer = await session.js.consumers.getPushConsumer(session.stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject });
+      consumer = await session.js.consumers.getPushConsumer(session.stream, { filter_subjects: filter, deliver_policy: nats()[0].DeliverPolicy.LastPerSubject });
     } catch (error) {
       throw this.natsError(error, 'cannot be read');
     }
