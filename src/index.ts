@@ -1,6 +1,8 @@
 export { Eventor, type EventorOptions, type AddStepOptions, type AssocOptions, type RunOptions, type RunSummary } from './dialects/eventor.js';
 export { Sequent, SequentStep, SequentEvent, type SequentOptions, type SequentStepOptions, type SequentRunOptions, type Requires, type Requirement, type RequireStatus } from './dialects/sequent.js';
 export { loadFlow, FlowFileError, type LoadFlowOptions } from './dialects/yaml-flow.js';
+export { fromMachineConfig, loadMachineConfig, MachineConfigError, UnknownImplementationError, type MachineConfigOptions, type LoadMachineConfigOptions } from './dialects/machine-config.js';
+export { toXStateConfig, implementationsOf, type MachineConfig, type MachineStateConfig, type MachineFlowMeta, type MachineStepMeta, type FlowLike } from './observe/xstate-config.js';
 export { StepStatus, StepReplay, RunMode, type TaskStatus, type TriggerStatus } from './model/status.js';
 export { or, and, type EventRef, type StepRef, type Expr, type ExprInput, type ExprNode } from './model/expr.js';
 export { currentStep, type StepContext } from './executors/step-context.js';

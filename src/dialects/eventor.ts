@@ -5,9 +5,10 @@ import type { Todos, TransitionListener } from '../actors/supervisor.js';
 import { resolveRunConfig, type StepConfig } from '../model/config.js';
 import { ClosedError, describe, OptionError, DuplicateNameError, EventorError, ForeignReferenceError, StepCodeError, UnknownNameError, ValidationError } from '../model/errors.js';
 import { normalizeExpr, type EventRef, type ExprInput, type StepRef } from '../model/expr.js';
-import type { AssocSpec, FlowSpec, Sequence, StepFunction, StepSpec, TargetSpec, TriggerSpec } from '../model/spec.js';
+import type { AssocSpec, ContainerSpec, FlowSpec, Sequence, StepFunction, StepSpec, TargetSpec, TriggerSpec } from '../model/spec.js';
 import type { StepReplay, StepStatus, TaskStatus, TriggerStatus } from '../model/status.js';
-import { flowGraph, renderMermaid } from '../observe/mermaid.js';
+import { flowGraph, renderMermaid, type Graph } from '../observe/mermaid.js';
+import { fromMachineConfig, type MachineConfigOptions } from './machine-config.js';
 
 export type { RunSummary } from '../actors/runtime.js';
 
@@ -47,6 +48,8 @@ export interface AddStepOptions {
   hosts?: string[];
   /** A work queue: each task runs once, on any agent that serves it; needs NATS. */
   queue?: string;
+  /** @internal A Sequent container read back from a machine config: the runtime runs its children's repeats. */
+  container?: ContainerSpec;
 }
 
 /** Options of `addAssoc`, given as its last argument. */
@@ -150,6 +153,16 @@ export class Eventor {
     this.options = options;
     this.name = options.name ?? defaultFlowName();
     this.runtime = new FlowRuntime({ ...options, name: this.name });
+  }
+
+  /**
+   * An Eventor that runs the flow a machine config describes (as `toXStateConfig` writes it),
+   * its step code resolved from `implementations`, modules (relative to `baseDir`) or commands.
+   * @example
+   * const ev = Eventor.fromMachineConfig(config, { implementations: { extract, load }, store: ':memory:' });
+   */
+  static fromMachineConfig(config: unknown, options: MachineConfigOptions = {}): Eventor {
+    return fromMachineConfig(config, options);
   }
 
   /** The id of the run: given, made for a new run, or (recover and continue) found in the store by `run()`. */
@@ -285,7 +298,12 @@ export class Eventor {
    * with their status) and expressions.
    */
   toMermaid(): string {
-    return renderMermaid(flowGraph(this.toSpec()));
+    return renderMermaid(this.toGraph());
+  }
+
+  /** The flow as a graph of events and steps, as Mermaid, DOT and SVG draw it. */
+  toGraph(): Graph {
+    return flowGraph(this.toSpec());
   }
 
   /** The flow as plain data, exactly as it will be validated and run. */

@@ -229,10 +229,10 @@ export class Sequent {
   }
 
   /**
-   * The flow as a Mermaid flowchart: containers as subgraphs (with their repeats), steps and
+   * The flow as a graph: containers as groups (with their repeats), steps and
    * events as nodes, requirements as arrows labelled with the status they wait for.
    */
-  toMermaid(): string {
+  toGraph(): Graph {
     const graph: Graph = { nodes: [], edges: [], groups: [] };
     const visit = (container: Container) => {
       for (const child of container.children) {
@@ -249,7 +249,12 @@ export class Sequent {
       }
     };
     visit(this.top);
-    return renderMermaid(graph);
+    return graph;
+  }
+
+  /** The flow as a Mermaid flowchart, as `toGraph()` draws it. */
+  toMermaid(): string {
+    return renderMermaid(this.toGraph());
   }
 
   /** Runs the flow; a later `run({ runMode: RunMode.recover })` recovers the run it made. */
