@@ -1,7 +1,8 @@
 // The start-up rows of `npm run bench`: whole `eventor` processes as a user launches them.
 // `eventor --help` beside `node -e 0`, and the time from the launch of `eventor run` on a
-// one-step YAML flow until its first task is active (the `at` of its --json record) beside a
-// bare Node script that starts the same program. Each figure is the median of several runs.
+// one-step YAML flow (on the default store, a LevelDB folder) until its first task is active
+// (the `at` of its --json record), beside a bare Node script that starts the same program.
+// Each figure is the median of several runs.
 //
 // Run alone: node --import tsx bench/startup.ts
 import { spawn } from 'node:child_process';
@@ -74,7 +75,7 @@ export async function startupRows(): Promise<ClusterRow[]> {
     writeFileSync(join(folder, 'bare.mjs'), "import { spawn } from 'node:child_process';\nspawn('true', [], { stdio: 'ignore' }).on('spawn', () => console.log(Date.now()));\n");
     const help = await pair(() => wholeProcess([CLI, '--help']), () => wholeProcess(['-e', '0']));
     const firstTask = await pair(
-      () => untilLine([CLI, 'run', 'one.yaml', '--json', '--quiet', '--store', ':memory:'], folder, firstActive),
+      () => untilLine([CLI, 'run', 'one.yaml', '--json', '--quiet'], folder, firstActive),
       () => untilLine([join(folder, 'bare.mjs')], folder, (line) => (/^\d+$/.test(line) ? Number(line) : undefined)),
     );
     return [

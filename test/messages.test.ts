@@ -1,10 +1,12 @@
 // Messages a newcomer meets, each tried as a new user would: they name the file and line, speak
 // in the terms of what the user wrote, and say what to do.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { FlowFileError, loadFlow } from '../src/index.js';
 import { makeEventor } from './helpers.js';
 
@@ -36,4 +38,52 @@ test('a pass that ends with delays pending says the run is paused, how many dela
   assert.equal(await ev.run({ maxLoops: 1 }), true);
   const last = lines.at(-1) ?? '';
   assert.match(last, /Processing finished with: success; outstanding tasks: 1; paused with 1 delay\(s\) pending, the next due at \d\d:\d\d:\d\d UTC \(in (59|60)(\.\d)? s\): run it again in continue mode to go on/);
+});
+
+/** Runs the built CLI in `cwd`, as a user types it there. */
+function cliIn(cwd: string, ...args: string[]) {
+  const result = spawnSync(process.execPath, [fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)), ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, stderr: result.stderr, stdout: result.stdout };
+}
+
+function scratch(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'eventor-messages-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a YAML flow file that does not exist is named, with no advice about default exports', (t) => {
+  const dir = scratch(t);
+  const { code, stderr } = cliIn(dir, 'run', 'nightly.yaml');
+  assert.equal(code, 2);
+  assert.match(stderr, /FlowLoadError: flow file nightly\.yaml does not exist/);
+  assert.match(stderr, /a YAML flow or machine config/);
+  assert.doesNotMatch(stderr, /default export/);
+});
+
+test('a .ts flow in a folder without "type": "module" says so and how to fix it, not Node\'s require() cycle', (t) => {
+  const dir = scratch(t);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'flows' }));
+  writeFileSync(join(dir, 'flow.ts'), `import { Eventor } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};\nexport default new Eventor({ name: 'flow', store: ':memory:' });\n`);
+  const { code, stderr } = cliIn(dir, 'run', 'flow.ts');
+  assert.equal(code, 2);
+  assert.match(stderr, /flow file flow\.ts is an ES module .* Node reads it as CommonJS because .*package\.json has no "type": "module": rename it to flow\.mts, or add "type": "module"/);
+  assert.doesNotMatch(stderr, /in a cycle/);
+  // The advice works: the same file as .mts runs.
+  writeFileSync(join(dir, 'flow.mts'), `import { Eventor } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};\nconst ev = new Eventor({ name: 'flow', store: ':memory:' });\nconst go = ev.addEvent('go');\nev.addAssoc(go, ev.addStep('s', { func: () => 'ran' }));\nev.triggerEvent(go, 1);\nexport default ev;\n`);
+  const fixed = cliIn(dir, 'run', 'flow.mts');
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.match(fixed.stderr, /Processing finished with: success/);
+});
+
+test('a folder, or a file of a kind Eventor does not read, given as the flow is a named error', (t) => {
+  const dir = scratch(t);
+  mkdirSync(join(dir, 'flows'));
+  writeFileSync(join(dir, 'notes.txt'), 'steps: []\n');
+  const folder = cliIn(dir, 'run', 'flows');
+  assert.equal(folder.code, 2);
+  assert.match(folder.stderr, /FlowLoadError: flow file flows is a folder: give the path of the flow file in it/);
+  const text = cliIn(dir, 'graph', 'notes.txt');
+  assert.equal(text.code, 2);
+  assert.match(text.stderr, /FlowLoadError: flow file notes\.txt is a \.txt, not a flow file: give a module \(\.ts, \.mts, \.js, \.mjs\)/);
 });

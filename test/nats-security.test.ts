@@ -574,10 +574,10 @@ test('errors with secrets in hand (unreachable server, bad config.nats, eventor 
     // Credentials in the URL authenticate as --user and --pass do: the trigger gets through to NATS, and finds no such run.
     { label: 'a password in --nats', args: [...base, '--nats', w.server.url.replace('//', `//${user}:${pass}@`)], code: 1, says: /TriggerRefusedError: cannot trigger event go in run nope: no running flow listens for it/ },
     { label: 'a wrong password in --nats', args: [...base, '--nats', w.server.url.replace('//', `//${user}:${pass}x@`)], code: 2, says: /NATS at nats:\/\/\*\*\*@127\.0\.0\.1.* refused the credentials/ },
-    { label: 'no --run', args: ['trigger', 'go', '--sequence', '1', '--nats', w.server.url, '--user', user, '--pass', pass], code: 1, says: /required option '--run <id>' not specified/ },
-    { label: 'too many arguments', args: [...base, 'extra', '--nats', w.server.url, '--pass', pass], code: 1, says: /too many arguments/ },
-    { label: 'an unknown flag', args: [...base, '--nats', w.server.url, '--pass', pass, '--password', pass], code: 1, says: /unknown option '--password'/ },
-    { label: 'agent without --root', args: ['agent', '--nats', w.server.url, '--host', 'n9', '--user', user, '--pass', pass], code: 1, says: /required option '--root <dir>' not specified/ },
+    { label: 'no --run', args: ['trigger', 'go', '--sequence', '1', '--nats', w.server.url, '--user', user, '--pass', pass], code: 2, says: /required option '--run <id>' not specified/ },
+    { label: 'too many arguments', args: [...base, 'extra', '--nats', w.server.url, '--pass', pass], code: 2, says: /too many arguments/ },
+    { label: 'an unknown flag', args: [...base, '--nats', w.server.url, '--pass', pass, '--password', pass], code: 2, says: /unknown option '--password'/ },
+    { label: 'agent without --root', args: ['agent', '--nats', w.server.url, '--host', 'n9', '--user', user, '--pass', pass], code: 2, says: /required option '--root <dir>' not specified/ },
   ];
   for (const { label, args, env, code: expected, says } of tries) {
     const { status, output } = await cli(w, args, env);

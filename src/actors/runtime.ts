@@ -98,6 +98,12 @@ function makeLogFolder(logdir: string): void {
   }
 }
 
+/** A store's location as a user would type it here: a folder under the working directory is shown relative to it. */
+function shownLocation(location: string): string {
+  const cwd = process.cwd();
+  return location.startsWith(`${cwd}/`) ? location.slice(cwd.length + 1) : location;
+}
+
 /** One executor of each kind a flow uses; worker threads start only when a worker step runs. */
 function openExecutors(plan: FlowPlan, config: RunConfig): Map<string, Executor> {
   const make: Record<ExecutorKind, () => Executor> = {
@@ -464,7 +470,7 @@ export class FlowRuntime {
     }
     if (taken.restore) supervisor.restore(taken.restore);
     const what = this.mode === RunMode.restart ? 'Starting run' : this.mode === RunMode.recover ? `Recovering (recovery ${taken.run.recovery}) run` : `Continuing (recovery ${taken.run.recovery}) run`;
-    this.logger.info(`${what} ${taken.run.runId} of flow ${this.name} (store: ${this.store.location})`);
+    this.logger.info(`${what} ${taken.run.runId} of flow ${this.name} (store: ${shownLocation(this.store.location)})`);
     return supervisor;
   }
 

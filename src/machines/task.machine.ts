@@ -100,7 +100,8 @@ export const taskMachine = setup({
       const { result, error, recovery } = (context.replayed ?? context.earlier) as EarlierOutcome;
       return { result, error, skippedFrom: recovery, earlier: undefined, replayMap: undefined, replayed: undefined, dueAt: undefined };
     }),
-    beginTry: assign(({ context, event }) => ({ attempts: context.attempts + 1, deadlineAt: context.timeoutMs === undefined ? undefined : atOf(event) + context.timeoutMs })),
+    /** A try starts: its start time comes in the `start` event, as every time does. */
+    beginTry: assign(({ context, event }) => ({ attempts: context.attempts + 1, startedAt: atOf(event), deadlineAt: context.timeoutMs === undefined ? undefined : atOf(event) + context.timeoutMs })),
     keepResult: assign(({ context, event }) => ({ result: event.type === 'succeed' ? event.result : undefined, deadlineAt: undefined, ...undefer(context), ...ranOn(event) })),
     keepError: assign(({ context, event }) => ({ error: event.type === 'fail' ? event.error : undefined, deadlineAt: undefined, ...undefer(context), ...ranOn(event) })),
     timedOut: assign(({ context }) => ({

@@ -13,6 +13,8 @@ export interface TaskContext {
   attempts: number;
   /** Waiting or retrying: the absolute time (ms since the epoch) at which it becomes ready. */
   dueAt?: number;
+  /** The time (ms since the epoch) its latest try started, as the `start` event gave it. */
+  startedAt?: number;
   /** Active, with a timeout: the time by which the try must end. */
   deadlineAt?: number;
   result?: unknown;
