@@ -59,3 +59,4 @@ export {
   TriggerRefusedError,
   type ErrorRecord,
 } from './model/errors.js';
+export { loadConfigFile, type ConfigFile } from './dialects/config-file.js';

@@ -54,7 +54,7 @@ Exit codes: 0 success, 1 the flow failed or did not finish, 2 a usage or validat
 `,
   );
 
-const FLOW_ARGUMENT = 'the flow: a module (.ts, .mts, .js, .mjs) whose default export is an Eventor or a Sequent, or a function that builds one; or a flow file (.yaml, .yml, .json)';
+const FLOW_ARGUMENT = 'the flow: a module (.ts, .mts, .js, .mjs) whose default export is an Eventor or a Sequent, or a function that builds one; a flow file (.yaml, .yml, .json); or an XState machine config (.machine.json, .machine.yaml)';
 
 /** The flags run, recover and continue share. */
 function withRunFlags(command: Command): Command {
