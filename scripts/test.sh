@@ -6,4 +6,13 @@ cd "$(dirname "$0")/.."
 sh scripts/install-system-deps.sh
 npm run -s build
 npx tsc -p tsconfig.test.json
-exec node --import tsx --test --test-concurrency=2 --test-reporter=./scripts/test-reporter.mjs test/*.test.ts
+marker=$(mktemp)
+set +e
+node --import tsx --test --test-concurrency=2 --test-reporter=./scripts/test-reporter.mjs test/*.test.ts
+status=$?
+# What runs under test leave in the project folder (log files in the default logdir, the ETL
+# example's output) goes; what was there before the tests stays.
+find .eventor examples/out -newer "$marker" -type f -delete 2>/dev/null
+find .eventor examples/out -depth -type d -empty -delete 2>/dev/null
+rm -f "$marker"
+exit $status
