@@ -60,3 +60,7 @@ export {
   type ErrorRecord,
 } from './model/errors.js';
 export { loadConfigFile, type ConfigFile } from './dialects/config-file.js';
+export { Task, Operation, Result, OperationRegistry, OperationStatus, TaskFailedError, UnknownEntrypointError, THROWN_RETCODE, type TaskOptions, type OperationOptions, type RegistryOptions, type EntrypointClass } from './dialects/operation.js';
+export { Producer, Consumer, Message, OPERATION_PROTOCOL_VERSION, type ProducerOptions, type ConsumerOptions, type MessageData, type ResultData, type OperationMessage, type OperationReply, type MessageHandler, type HandlerContext } from './transport/operation-queue.js';
+export { DoJobber, Job, DummyJob, RunonlyJob, JobCycleError, JobDefinitionError, JobFailedError, type DoJobberOptions, type ConfigureOptions, type JobClass, type JobGraph, type JobGraphNode } from './dialects/dojobber.js';
+export { jobMachine, type JobContext, type JobEvent, type JobInput, type JobKind, type JobPhase } from './machines/job.machine.js';

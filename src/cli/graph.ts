@@ -15,7 +15,7 @@ export function renderDot(graph: Graph, name = 'flow'): string {
   const anchor = (id: string) => (groups.has(id) ? `${id}#anchor` : id);
   const draw = (id: string, indent: string) => {
     const node = nodes.get(id);
-    if (node) lines.push(`${indent}${dotId(id)} [label=${dotId(node.label)}, shape=${node.shape === 'event' ? 'ellipse' : 'box'}];`);
+    if (node) lines.push(`${indent}${dotId(id)} [label=${dotId(node.label)}, shape=${node.shape === 'event' ? 'ellipse' : 'box'}${node.fill ? `, style=filled, fillcolor=${dotId(node.fill)}` : ''}];`);
     const group = groups.get(id);
     if (group) {
       lines.push(`${indent}subgraph ${dotId(`cluster_${id}`)} {`, `${indent}  label=${dotId(group.label)};`, `${indent}  ${dotId(anchor(id))} [shape=point, style=invis];`);

@@ -3,13 +3,15 @@ import { exprEvents } from '../model/expr.js';
 
 /** A graph to draw: nodes, arrows between them, and nested groups (subgraphs). */
 export interface Graph {
-  nodes: { id: string; label: string; shape: 'step' | 'event' }[];
+  /** `fill`: a colour the node is drawn in (a job's outcome, for instance). */
+  nodes: { id: string; label: string; shape: 'step' | 'event'; fill?: string }[];
   edges: { from: string; to: string; label?: string }[];
   /** Groups with the ids of the nodes and groups directly inside them. */
   groups: { id: string; label: string; members: string[] }[];
 }
 
-const safe = (id: string) => `n_${id.replace(/[^A-Za-z0-9_]/g, (char) => `_${char.charCodeAt(0).toString(16)}_`)}`;
+/** The id a node has in the Mermaid text, for `class` and `style` lines that refer to it. */
+export const mermaidId = (id: string) => `n_${id.replace(/[^A-Za-z0-9_]/g, (char) => `_${char.charCodeAt(0).toString(16)}_`)}`;
 const quote = (text: string) => `"${text.replace(/"/g, '#quot;')}"`;
 
 /** Renders a graph as a Mermaid flowchart, left to right. */
@@ -20,17 +22,17 @@ export function renderMermaid(graph: Graph): string {
   const nodes = new Map(graph.nodes.map((node) => [node.id, node]));
   const drawNode = (id: string, indent: string) => {
     const node = nodes.get(id);
-    if (node) lines.push(`${indent}${safe(id)}${node.shape === 'event' ? `([${quote(node.label)}])` : `[${quote(node.label)}]`}`);
+    if (node) lines.push(`${indent}${mermaidId(id)}${node.shape === 'event' ? `([${quote(node.label)}])` : `[${quote(node.label)}]`}`);
     const group = groups.get(id);
     if (group) {
-      lines.push(`${indent}subgraph ${safe(id)}_group [${quote(group.label)}]`);
+      lines.push(`${indent}subgraph ${mermaidId(id)}_group [${quote(group.label)}]`);
       for (const member of group.members) drawNode(member, `${indent}  `);
       lines.push(`${indent}end`);
     }
   };
   for (const node of graph.nodes) if (!grouped.has(node.id) && !groups.has(node.id)) drawNode(node.id, '  ');
   for (const group of graph.groups) if (!grouped.has(group.id)) drawNode(group.id, '  ');
-  const target = (id: string) => (groups.has(id) ? `${safe(id)}_group` : safe(id));
+  const target = (id: string) => (groups.has(id) ? `${mermaidId(id)}_group` : mermaidId(id));
   for (const edge of graph.edges) lines.push(`  ${target(edge.from)} -->${edge.label ? `|${edge.label}|` : ''} ${target(edge.to)}`);
   return `${lines.join('\n')}\n`;
 }
