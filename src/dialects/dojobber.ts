@@ -342,9 +342,10 @@ export class DoJobber {
     return status.length > 0 && status.every((passed) => passed === true);
   }
 
-  /** Whether some job passed, even if others failed or were never reached (the seed's partial_success). */
+  /** Whether every job that was checked passed, even if some were never reached (a run cancelled between rounds). */
   partialSuccess(): boolean {
-    return Object.values(this.nodestatus()).some((passed) => passed === true);
+    const status = Object.values(this.nodestatus());
+    return status.some((passed) => passed === true) && !status.includes(false);
   }
 
   /** Per job: true passed, false failed, null never checked (a dep failed); empty before checknrun. */
