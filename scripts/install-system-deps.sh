@@ -5,7 +5,7 @@ set -e
 # Debian puts nats-server and sshd in /usr/sbin, which a non-root PATH may lack.
 PATH="$PATH:/usr/sbin:/sbin"
 # command:package pairs: a real nats-server and sshd for the cluster tests, tmux for the terminal display; chromium comes with the dashboard.
-SYSTEM_DEPS="${SYSTEM_DEPS:-nats-server:nats-server sshd:openssh-server tmux:tmux}"
+SYSTEM_DEPS="${SYSTEM_DEPS:-nats-server:nats-server sshd:openssh-server tmux:tmux chromium:chromium}"
 missing=""
 for pair in $SYSTEM_DEPS; do
   command="${pair%%:*}"

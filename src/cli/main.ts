@@ -68,7 +68,8 @@ function withRunFlags(command: Command): Command {
       .addOption(new Option('--quiet', 'print no log lines on the console').conflicts('verbose'))
       .option('--verbose', 'print debug log lines too')
       .option('--json', 'print one JSON record a line on stdout for each task transition')
-      .option('--inspect [url]', 'send XState inspection events to a WebSocket server at url; without url, to a relay this command serves on loopback (it prints its address)'),
+      .option('--inspect [url]', 'send XState inspection events to a WebSocket server at url; without url, to a relay this command serves on loopback (it prints its address)')
+      .option('--dashboard [port]', 'serve the live dashboard of the run on 127.0.0.1 (on port, else a free one; it prints its address) while the run goes on', wholeNumber),
   ).exitOverride();
 }
 
@@ -87,7 +88,7 @@ async function runAction(mode: 'restart' | 'recover' | 'continue', file: string,
 
 withRunFlags(program.command('run').description('run a flow as a new run; exit 0 on success, 1 when it failed or did not finish'))
   .option('--run-id <id>', 'the id of the new run (default: made from the time)')
-  .addHelpText('after', `${examples('eventor run examples/etl.yaml', 'eventor run examples/simple-chain.ts --store /tmp/runs --max-concurrent 4', 'eventor run examples/etl.yaml --config examples/eventor.config.yaml', 'eventor run flow.yaml --quiet --json | jq -c \'select(.status == "failure")\'', 'eventor run examples/delay-continue.ts --max-loops 1', 'eventor run examples/etl.yaml --inspect', 'eventor run flow.machine.json --inspect ws://127.0.0.1:8080')}${RUN_NOTE}\n`)
+  .addHelpText('after', `${examples('eventor run examples/etl.yaml', 'eventor run examples/simple-chain.ts --store /tmp/runs --max-concurrent 4', 'eventor run examples/etl.yaml --config examples/eventor.config.yaml', 'eventor run flow.yaml --quiet --json | jq -c \'select(.status == "failure")\'', 'eventor run examples/delay-continue.ts --max-loops 1', 'eventor run examples/etl.yaml --inspect', 'eventor run examples/etl.yaml --dashboard 8080', 'eventor run flow.machine.json --inspect ws://127.0.0.1:8080')}${RUN_NOTE}\n`)
   .action((file: string, flags: RunFlags) => runAction('restart', file, flags));
 
 withRunFlags(program.command('recover').description('start a new recovery of a run: finished tasks are kept, failed and unfinished ones run again'))
@@ -127,6 +128,23 @@ program
   .action(async (runId: string, options: { store?: string; config?: string; json?: boolean }) => {
     const { showCommand } = await import('./store-commands.js');
     await showCommand(runId, options);
+  });
+
+program
+  .command('ui')
+  .description('serve the dashboard of the runs in a store, read-only, in a browser: graph, tasks, logs, recoveries')
+  .option('--store <path>', 'the store (default: every folder under .eventor/)')
+  .option('--config <file>', 'a configuration file whose DATABASES name the store (default: EVENTOR_CONFIG)')
+  .option('--port <n>', 'the port (default: a free one)', wholeNumber)
+  .option('--host <address>', 'the address to listen on (default 127.0.0.1); any other needs --token')
+  .option('--token <token>', 'a token that every request but reading must carry (Authorization: Bearer TOKEN)')
+  .option('--logdir <dir>', "the folder of the runs' JSON log files (default .eventor/logs)")
+  .option('--flow <file>', "a flow file, to draw its runs' graphs with their arrows (a store keeps only the steps)")
+  .exitOverride()
+  .addHelpText('after', examples('eventor ui', 'eventor ui --store .eventor/etl --port 8080', 'eventor ui --store .eventor/etl --flow examples/etl.yaml', 'eventor ui --host 0.0.0.0 --port 8080 --token "$(openssl rand -hex 16)"'))
+  .action(async (options: { store?: string; config?: string; port?: number; host?: string; token?: string; logdir?: string; flow?: string }) => {
+    const { uiCommand } = await import('./ui-command.js');
+    await uiCommand(options);
   });
 
 program

@@ -66,15 +66,5 @@ export function secretsOf(config: { nats?: Partial<NatsSettings>; ssh?: { passph
   return [...new Set(secrets.filter((secret): secret is string => typeof secret === 'string' && secret.length >= 4))];
 }
 
-/**
- * A function that blanks secrets out of text: each of `secrets`, and the password of any URL
- * (`nats://user:password@host` becomes `nats://user:***@host`).
- */
-export function redactor(secrets: readonly string[]): (text: string) => string {
-  const sorted = [...secrets].sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@"'\\]*):([^\s@/"'\\]+)@/gi, '$1:***@');
-    for (const secret of sorted) out = out.split(secret).join('***');
-    return out;
-  };
-}
+/** The redactor moved to src/observe (the dashboard needs it too); the CLI keeps importing it from here. */
+export { redactor } from '../observe/redact.js';

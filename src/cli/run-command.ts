@@ -22,6 +22,8 @@ export interface RunFlags extends NatsFlags {
   config?: string;
   /** `--inspect` alone: a relay on loopback; with a URL: that WebSocket server. */
   inspect?: string | boolean;
+  /** `--dashboard` alone: the live dashboard on a free port of loopback; with a number: on that port. */
+  dashboard?: number | boolean;
 }
 
 const debug = process.argv.includes('--debug');
@@ -113,6 +115,30 @@ async function reachable(url: string): Promise<void> {
   });
 }
 
+/** One inspection observer that hands every event to each of those given. */
+function bothInspectors(...observers: (InspectObserver | ((event: unknown) => void) | undefined)[]): InspectObserver | undefined {
+  const given = observers.filter((observer) => observer !== undefined);
+  if (given.length <= 1) return given[0] as InspectObserver | undefined;
+  const calls = given.map((observer) => (typeof observer === 'function' ? observer : (event: unknown) => observer.next?.(event as never)));
+  return (event) => {
+    for (const call of calls) call(event);
+  };
+}
+
+/** Serves the live dashboard of a run on loopback, fed by the run's transitions; it stops with the run. */
+async function openDashboard(flow: Runnable, flags: RunFlags, config: RunConfigInput | undefined, say: (line: string) => void, actors: import('../observe/dashboard-actors.js').ActorView | undefined) {
+  const { startDashboard, LiveRunSource } = await import('../observe/dashboard.js');
+  const name = flow.name ?? 'eventor';
+  const graph = flow.toGraph?.() ?? { nodes: [], edges: [], groups: [] };
+  const spec = flow.toSpec?.();
+  const source = new LiveRunSource({ name, runId: () => flow.runId ?? '', graph, store: flags.store ?? `.eventor/${name}`, logdir: spec?.config.logdir ?? config?.logdir ?? '.eventor/logs' });
+  // The flow's own settings may hold secrets too (config.nats.pass in a flow file).
+  const secrets = [...secretsOf(config), ...secretsOf(spec?.config)];
+  const dashboard = await startDashboard({ source, port: typeof flags.dashboard === 'number' ? flags.dashboard : 0, secrets, actors, cancel: () => flow.cancel?.('cancelled from the dashboard') });
+  say(`eventor: the dashboard of the run is at ${dashboard.url} (it stops with the run; eventor ui shows the run afterwards)\n`);
+  return { update: (transition: TransitionRecord) => source.update(transition), finish: (status: Parameters<typeof source.finish>[0]) => source.finish(status), close: () => dashboard.close() };
+}
+
 /** Once stdout's reader has gone (`| head`), nothing more is written to it; the run goes on (see main.ts). */
 const writeOut = (text: string) => {
   if (!process.stdout.destroyed) process.stdout.write(text);
@@ -159,13 +185,21 @@ export async function runCommand(file: string, flags: RunFlags, runMode: RunMode
   let inspector: Awaited<ReturnType<typeof openInspector>> | undefined;
   if (flags.inspect !== undefined && flags.inspect !== false) inspector = await openInspector(flags.inspect === true ? true : flags.inspect, say);
 
+  // The dashboard's actor view follows the run's inspection events, beside any --inspect target.
+  let actorView: import('../observe/dashboard-actors.js').ActorView | undefined;
+  if (flags.dashboard !== undefined && flags.dashboard !== false) {
+    const { ActorView } = await import('../observe/dashboard-actors.js');
+    actorView = new ActorView();
+  }
+  const inspect = bothInspectors(inspector?.inspect, actorView?.inspect);
+
   const overrides: FlowOverrides = {
     store: flags.store,
     runMode: runMode === RunMode.restart ? undefined : runMode,
     runId: flags.runId,
     recoveryRun: flags.recovery,
     config: flagConfig,
-    inspect: inspector?.inspect,
+    inspect,
     defaults: fromFile ? { store: fromFile.store, config: fromFile.config } : undefined,
   };
   let flow: Runnable;
@@ -184,6 +218,17 @@ export async function runCommand(file: string, flags: RunFlags, runMode: RunMode
 
   const listeners: ((transition: TransitionRecord) => void)[] = [];
   if (block) listeners.push((transition) => block?.update(transition));
+  let dashboard: Awaited<ReturnType<typeof openDashboard>> | undefined;
+  if (flags.dashboard !== undefined && flags.dashboard !== false) {
+    try {
+      dashboard = await openDashboard(flow, flags, mergeConfig(fromFile?.config, flagConfig), say, actorView);
+    } catch (error) {
+      await flow.close();
+      await inspector?.stop();
+      throw error;
+    }
+    listeners.push(dashboard.update);
+  }
   if (flags.json) {
     listeners.push((transition) => {
       const record: Record<string, unknown> = { ...transition, at: new Date(transition.at).toISOString() };
@@ -193,7 +238,7 @@ export async function runCommand(file: string, flags: RunFlags, runMode: RunMode
   }
   let unsubscribe: (() => void) | undefined;
   if (listeners.length) {
-    if (!flow.subscribe) throw new EventorError(`flow file ${file} makes a flow without subscribe(): --json and the progress display need an Eventor or a Sequent`);
+    if (!flow.subscribe) throw new EventorError(`flow file ${file} makes a flow without subscribe(): --json, --dashboard and the progress display need an Eventor or a Sequent`);
     unsubscribe = flow.subscribe((transition) => {
       for (const listener of listeners) listener(transition);
     });
@@ -222,6 +267,8 @@ export async function runCommand(file: string, flags: RunFlags, runMode: RunMode
     ok = await flow.run({ maxLoops: flags.maxLoops });
     if (ok && !signalled) left = await outstanding(flow);
   } finally {
+    dashboard?.finish(signalled ? 'stopped' : ok ? (left === 0 ? 'success' : 'waiting') : 'failure');
+    await dashboard?.close();
     unsubscribe?.();
     await flow.close();
     await inspector?.stop();

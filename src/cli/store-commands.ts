@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunConfigInput } from '../model/config.js';
 import type { RunRecord, TaskCounts, TaskRecord } from '../model/records.js';
+import { sequenceOrder } from '../observe/dashboard-source.js';
 import { EventorError, StoreLockedError } from '../model/errors.js';
 import { createStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -126,16 +127,6 @@ async function findRun(runId: string, store: string | undefined): Promise<{ loca
   throw new EventorError(`run ${runId} is in no store ${store ? `at ${store}` : 'under .eventor/ here'}: eventor runs${store ? ` --store ${store}` : ''} lists the runs`);
 }
 
-const sequenceOrder = (a: string, b: string) => {
-  const left = a.split('.');
-  const right = b.split('.');
-  for (let index = 0; index < Math.max(left.length, right.length); index += 1) {
-    const [x, y] = [left[index] ?? '', right[index] ?? ''];
-    const order = /^\d+$/.test(x) && /^\d+$/.test(y) ? Number(x) - Number(y) : x.localeCompare(y);
-    if (order !== 0) return order;
-  }
-  return 0;
-};
 
 /** A store's location as a user would type it here: a folder under the working directory, relative to it. */
 const shownLocation = (location: string) => (location.startsWith(`${process.cwd()}/`) ? location.slice(process.cwd().length + 1) : location);

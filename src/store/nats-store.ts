@@ -23,6 +23,11 @@ export interface NatsStoreOptions {
   lockTtlMs?: number;
   /** @internal Milliseconds between two refreshes of the lock (default 5 s). */
   refreshMs?: number;
+  /**
+   * Opens the bucket to read only, without its lock, so that a reader (the dashboard) can follow
+   * a run that holds it: every write and delete fails.
+   */
+  readOnly?: boolean;
 }
 
 /** The separator of the store's key parts (store.ts). */
@@ -211,6 +216,7 @@ export class NatsStore implements Store {
   private readonly target: Target;
   private readonly settings: NatsStoreSettings;
   private readonly lockTtlMs: number;
+  private readonly readOnly: boolean;
   private readonly refreshMs: number;
   private opening: Promise<void> | undefined;
   private session: Session | undefined;
@@ -220,6 +226,7 @@ export class NatsStore implements Store {
     this.location = this.target.location;
     this.bucket = this.target.bucket;
     this.settings = options.nats ?? {};
+    this.readOnly = options.readOnly ?? false;
     this.lockTtlMs = options.lockTtlMs ?? LOCK_TTL_MS;
     this.refreshMs = options.refreshMs ?? Math.min(REFRESH_MS, Math.max(1, Math.floor(this.lockTtlMs / 3)));
   }
@@ -255,9 +262,12 @@ export class NatsStore implements Store {
         closing: false,
       };
       this.watch(session);
-      await this.takeLock(session);
-      session.timer = setInterval(() => this.refreshInBackground(session), this.refreshMs);
-      session.timer.unref();
+      if (this.readOnly) session.failure = new StoreError(`store ${this.location} is open for reading only: it writes nothing`);
+      else {
+        await this.takeLock(session);
+        session.timer = setInterval(() => this.refreshInBackground(session), this.refreshMs);
+        session.timer.unref();
+      }
       this.session = session;
     } catch (error) {
       await nc.close().catch(() => undefined);
@@ -549,6 +559,7 @@ export class NatsStore implements Store {
   /** Removes a run's records (purged from the stream, so that no delete marker stays), the run record last. */
   async deleteRun(runId: string): Promise<void> {
     const session = this.current();
+    if (this.readOnly && session.failure) throw session.failure;
     // A batch still going could bring records of the run back.
     await Promise.allSettled([...session.inFlight]);
     try {
@@ -575,7 +586,7 @@ export class NatsStore implements Store {
     await Promise.allSettled([...session.inFlight]);
     await session.refreshing?.catch(() => undefined);
     try {
-      if (session.connected && !(session.failure instanceof StoreLockedError)) await session.kv.delete(LOCK_KEY, { previousSeq: session.lockRevision });
+      if (session.connected && !this.readOnly && !(session.failure instanceof StoreLockedError)) await session.kv.delete(LOCK_KEY, { previousSeq: session.lockRevision });
     } catch {
       // Taken over meanwhile: the lock is another's.
     }

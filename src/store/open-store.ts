@@ -17,6 +17,8 @@ export interface CreateStoreOptions extends Pick<LevelStoreOptions, 'durability'
    * password in the store's URL take precedence. Ignored by the other stores.
    */
   nats?: NatsStoreSettings;
+  /** A `nats://` store opened to read only, without its lock (see NatsStoreOptions.readOnly); a LevelDB folder has no such mode. */
+  readOnly?: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface CreateStoreOptions extends Pick<LevelStoreOptions, 'durability'
  */
 export function createStore(location: string, options: CreateStoreOptions = {}): Store {
   if (location === ':memory:') return new MemoryStore();
-  if (/^nats:\/\//i.test(location)) return new NatsStore(location, { nats: options.nats });
+  if (/^nats:\/\//i.test(location)) return new NatsStore(location, { nats: options.nats, readOnly: options.readOnly });
   if (location.trim() === '') throw new StoreError(`store '${location}' is empty: give ':memory:' or a folder`);
   return new LevelStore(location, { durability: options.durability });
 }
