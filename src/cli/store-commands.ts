@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { RunConfigInput } from '../model/config.js';
 import type { RunRecord, TaskCounts, TaskRecord } from '../model/records.js';
-import { sequenceOrder } from '../observe/dashboard-source.js';
+import { sequenceOrder, storeFolders } from '../observe/dashboard-source.js';
 import { EventorError, StoreLockedError } from '../model/errors.js';
 import { createStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -14,12 +14,7 @@ function storeLocations(store: string | undefined): string[] {
     if (!/^nats:\/\//i.test(store) && !existsSync(resolve(store))) throw new EventorError(`store ${store} does not exist: give the folder a flow keeps its runs in (by default .eventor/<flow name>)`);
     return [store];
   }
-  const root = join(process.cwd(), '.eventor');
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .map((name) => join(root, name))
-    .filter((path) => statSync(path).isDirectory() && existsSync(join(path, 'CURRENT')))
-    .sort();
+  return storeFolders(process.cwd());
 }
 
 async function withStore<T>(location: string, use: (store: Store) => Promise<T>): Promise<T> {
@@ -67,14 +62,16 @@ const countsOf = (tasks: readonly TaskRecord[]): TaskCounts => {
 
 /** What these commands take from a configuration file (--config, else EVENTOR_CONFIG): its store, and the secrets to keep out of what they print. */
 async function fromConfigFile(options: StoreOptions): Promise<{ store?: string; redact: (text: string) => string }> {
-  const path = options.config ?? process.env.EVENTOR_CONFIG;
-  let config: RunConfigInput | undefined;
-  let store: string | undefined;
-  if (path) {
-    const { loadConfigFile } = await import('../dialects/config-file.js');
-    ({ config, store } = loadConfigFile(path));
-  }
+  const { config, store } = await readConfigFile(options.config);
   return { store: options.store ?? store, redact: redactor(secretsOf(config)) };
+}
+
+/** The configuration file a command is given (`--config`, else EVENTOR_CONFIG), if any: its settings and its store. */
+export async function readConfigFile(given: string | undefined): Promise<{ config?: RunConfigInput; store?: string }> {
+  const path = given ?? process.env.EVENTOR_CONFIG;
+  if (!path) return {};
+  const { loadConfigFile } = await import('../dialects/config-file.js');
+  return loadConfigFile(path);
 }
 
 /** The options runs, show and gc share. */

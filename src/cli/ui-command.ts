@@ -1,4 +1,3 @@
-import type { RunConfigInput } from '../model/config.js';
 import { secretsOf } from './nats-flags.js';
 
 /** The options of `eventor ui`. */
@@ -19,13 +18,8 @@ export interface UiOptions {
  * shown with a note instead of its runs.
  */
 export async function uiCommand(options: UiOptions): Promise<void> {
-  const path = options.config ?? process.env.EVENTOR_CONFIG;
-  let config: RunConfigInput | undefined;
-  let store: string | undefined;
-  if (path) {
-    const { loadConfigFile } = await import('../dialects/config-file.js');
-    ({ config, store } = loadConfigFile(path));
-  }
+  const { readConfigFile } = await import('./store-commands.js');
+  const { config, store } = await readConfigFile(options.config);
   // A NATS store's credentials: the configuration file's, else the EVENTOR_NATS_* variables (this command's --token is the dashboard's).
   const env = process.env;
   const nats: import('../store/nats-store.js').NatsStoreSettings = { ...config?.nats };

@@ -143,6 +143,16 @@ function taskRow(task: TaskRecord, recoveries: readonly Map<string, TaskRecord>[
 
 const summary = (run: RunRecord, store: string, live = false): DashboardRun => ({ runId: run.runId, flow: run.name, store, startedAt: run.startedAt, updatedAt: run.updatedAt, recoveries: run.recovery, status: run.status, counts: run.counts, live });
 
+/** The LevelDB store folders under `.eventor/` of a folder, as flows without a store keep them. */
+export function storeFolders(cwd: string): string[] {
+  const root = join(cwd, '.eventor');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((name) => join(root, name))
+    .filter((path) => statSync(path).isDirectory() && existsSync(join(path, 'CURRENT')))
+    .sort();
+}
+
 /**
  * The runs kept in stores: the one given, else every LevelDB folder under `.eventor/` here. A
  * store is opened for each request and closed after it, so that the dashboard never keeps a run
@@ -156,13 +166,7 @@ export class StoreSource implements DashboardSource {
   ) {}
 
   private locations(): string[] {
-    if (this.options.store) return [this.options.store];
-    const root = join(this.options.cwd ?? process.cwd(), '.eventor');
-    if (!existsSync(root)) return [];
-    return readdirSync(root)
-      .map((name) => join(root, name))
-      .filter((path) => statSync(path).isDirectory() && existsSync(join(path, 'CURRENT')))
-      .sort();
+    return this.options.store ? [this.options.store] : storeFolders(this.options.cwd ?? process.cwd());
   }
 
   private async withStore<T>(location: string, use: (store: Store) => Promise<T>): Promise<T> {
